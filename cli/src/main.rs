@@ -1,0 +1,276 @@
+//! `gosyms`: recover function symbols from (stripped) Go binaries.
+//!
+//! This crate is the command line only: flags, output format and exit codes. Reading binaries
+//! is the `pclntab` crate's job.
+
+mod output;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pclntab::{GoBinary, Kind, VirtAddr};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Recover function names, addresses, files and lines from Go binaries, stripped or not.
+#[derive(Parser)]
+#[command(name = "gosyms", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every function: entry address, size and name.
+    List(ListArgs),
+    /// Describe the binary: format, arch, Go version, tables, build info.
+    Info(InfoArgs),
+    /// Map addresses to function, offset, file:line and inlined calls.
+    Lookup(LookupArgs),
+}
+
+#[derive(Args)]
+struct Target {
+    /// The Go binary (ELF, PE or Mach-O).
+    binary: PathBuf,
+    /// For a fat Mach-O file: which slice to read (GOARCH name: amd64, arm64).
+    #[arg(long)]
+    arch: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SortBy {
+    /// By entry address.
+    Addr,
+    /// By name.
+    Name,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    target: Target,
+    /// One JSON object per line (JSON Lines); fields are documented in README.md.
+    #[arg(long)]
+    json: bool,
+    /// Add the file and line of each function's entry (always present in --json).
+    #[arg(long)]
+    lines: bool,
+    /// Only functions whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    filter: Option<String>,
+    /// Only functions of the main module (and of other non-standard packages without build info).
+    #[arg(long, conflicts_with = "std")]
+    user: bool,
+    /// Only functions of the standard library.
+    #[arg(long)]
+    std: bool,
+    /// Order of the output.
+    #[arg(long, value_enum, default_value = "addr")]
+    sort: SortBy,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct LookupArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Addresses: hex with 0x, or decimal.
+    #[arg(required = true, value_name = "ADDR")]
+    addrs: Vec<String>,
+    /// One JSON object per address.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = run(&cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("gosyms: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
+    match &cli.command {
+        Command::List(a) => with_binary(&a.target, |bin| list(bin, a, out)),
+        Command::Info(a) => with_binary(&a.target, |bin| {
+            let info = output::Info::new(&a.target.binary, bin)?;
+            if a.json {
+                serde_json::to_writer(&mut *out, &info)?;
+                writeln!(out)?;
+            } else {
+                info.write_text(out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Lookup(a) => with_binary(&a.target, |bin| lookup(bin, a, out)),
+    }
+}
+
+/// Opens, maps and parses the binary; errors name the file.
+fn with_binary(t: &Target, f: impl FnOnce(&GoBinary<'_>) -> Result<ExitCode>) -> Result<ExitCode> {
+    let path = &t.binary;
+    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    if meta.is_dir() {
+        return Err(anyhow!("{}: is a directory", path.display()));
+    }
+    let map = pclntab::map_file(path).with_context(|| path.display().to_string())?;
+    let opts = pclntab::Options {
+        arch: t.arch.clone(),
+    };
+    let bin = GoBinary::parse_with(&map, &opts).with_context(|| path.display().to_string())?;
+    f(&bin).map_err(|e| annotate(e, path))
+}
+
+/// Adds the path to errors from reading the tables (not to output errors).
+fn annotate(e: anyhow::Error, path: &Path) -> anyhow::Error {
+    if e.downcast_ref::<pclntab::Error>().is_some() {
+        e.context(path.display().to_string())
+    } else {
+        e
+    }
+}
+
+fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let filter = a
+        .filter
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("--filter")?;
+    let with_lines = a.json || a.lines;
+    let mut funcs = bin.functions();
+    if !with_lines {
+        funcs = funcs.without_lines();
+    }
+    let info = bin.build_info.as_ref();
+    let keep = |f: &pclntab::Function<'_>| {
+        if filter.as_ref().is_some_and(|re| !re.is_match(&f.name)) {
+            return false;
+        }
+        let origin = pclntab::names::origin(&f.package, info);
+        !(a.user && origin != Kind::User || a.std && (origin != Kind::Std || f.package.is_empty()))
+    };
+    let mut selected = Vec::new();
+    let mut count = 0usize;
+    let mut emit = |f: &pclntab::Function<'_>, out: &mut dyn Write| -> Result<()> {
+        count += 1;
+        if a.json {
+            serde_json::to_writer(&mut *out, &output::ListEntry::new(f))?;
+            writeln!(out)?;
+        } else {
+            write!(out, "{:#x} {:>8} {}", f.entry.0, f.size(), f.name)?;
+            if with_lines {
+                write!(
+                    out,
+                    "\t{}:{}",
+                    f.file.as_deref().unwrap_or("?"),
+                    f.line.unwrap_or(0)
+                )?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    };
+    while let Some(f) = funcs.next()? {
+        if !keep(&f) {
+            continue;
+        }
+        match a.sort {
+            SortBy::Addr => emit(&f, out)?,
+            SortBy::Name => selected.push(f),
+        }
+    }
+    selected.sort_by(|x, y| x.name.cmp(&y.name).then(x.entry.cmp(&y.entry)));
+    for f in &selected {
+        emit(f, out)?;
+    }
+    Ok(if count == 0 && (a.filter.is_some() || a.user || a.std) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn parse_addr(s: &str) -> Result<u64> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| anyhow!("bad address {s:?}: expected hex (0x...) or decimal"))
+}
+
+fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let addrs = a
+        .addrs
+        .iter()
+        .map(|s| parse_addr(s))
+        .collect::<Result<Vec<_>>>()?;
+    let mut missed = false;
+    for addr in addrs {
+        let loc = bin.lookup(VirtAddr(addr))?;
+        missed |= loc.is_none();
+        if a.json {
+            serde_json::to_writer(&mut *out, &output::LookupEntry::new(addr, loc.as_ref()))?;
+            writeln!(out)?;
+            continue;
+        }
+        let Some(loc) = loc else {
+            writeln!(out, "{addr:#x} ?")?;
+            continue;
+        };
+        let f = &loc.function;
+        let here = loc.frames.first();
+        writeln!(
+            out,
+            "{addr:#x} {}+{:#x} {}:{}",
+            f.name,
+            loc.offset,
+            here.and_then(|h| h.file.as_deref()).unwrap_or("?"),
+            here.and_then(|h| h.line).unwrap_or(0)
+        )?;
+        // The inlined frames, innermost first, each with its position in the next one out.
+        for (inner, outer) in loc.frames.iter().zip(loc.frames.iter().skip(1)) {
+            writeln!(
+                out,
+                "    {} inlined into {} at {}:{}",
+                inner.function,
+                outer.function,
+                outer.file.as_deref().unwrap_or("?"),
+                outer.line.unwrap_or(0)
+            )?;
+        }
+    }
+    Ok(if missed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

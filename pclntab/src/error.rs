@@ -1,0 +1,74 @@
+//! The one error type of this crate.
+
+use thiserror::Error;
+
+/// Why a binary could not be read. Offsets are absolute file offsets, so `xxd -s OFFSET` lands
+/// on the byte in question.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A structure runs past the end of the bytes it must fit in.
+    #[error("{what} at file offset {offset:#x} needs {need} bytes, only {have} remain")]
+    Truncated {
+        /// The structure or field being read.
+        what: &'static str,
+        /// Absolute file offset of the read.
+        offset: u64,
+        /// Bytes needed.
+        need: u64,
+        /// Bytes available.
+        have: u64,
+    },
+    /// A field holds a value that cannot be right.
+    #[error("bad {what} at file offset {offset:#x}: {value:#x}")]
+    BadValue {
+        /// The structure and field.
+        what: &'static str,
+        /// Absolute file offset of the field.
+        offset: u64,
+        /// The value found.
+        value: u64,
+    },
+    /// The file is empty.
+    #[error("empty file")]
+    Empty,
+    /// Not an ELF, PE or Mach-O file.
+    #[error("not an executable (no ELF, PE or Mach-O header)")]
+    UnknownFormat,
+    /// The container (ELF/PE/Mach-O) is malformed; the message is the container parser's.
+    #[error("malformed {format} file: {message}")]
+    Container {
+        /// "ELF", "PE" or "Mach-O".
+        format: &'static str,
+        /// What the container parser reported.
+        message: String,
+    },
+    /// A fat Mach-O file without the requested architecture.
+    #[error("fat Mach-O file has no {wanted} slice (it has: {available})")]
+    NoSuchArch {
+        /// The GOARCH asked for.
+        wanted: String,
+        /// The GOARCH names of the slices present, comma separated.
+        available: String,
+    },
+    /// The machine type is one Go does not target.
+    #[error("unsupported architecture: {0}")]
+    UnsupportedArch(String),
+    /// The file is packed (its code is compressed and only unpacked at run time).
+    #[error("packed with {0}: unpack it first (e.g. `upx -d`)")]
+    Packed(&'static str),
+    /// No Go function table was found.
+    #[error("no Go function table found (not a Go binary?)")]
+    NotGo,
+    /// A virtual address that no loaded part of the file covers.
+    #[error("{what}: virtual address {vaddr:#x} is not backed by the file")]
+    Unmapped {
+        /// What was being read.
+        what: &'static str,
+        /// The address.
+        vaddr: u64,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,393 @@
+//! This crate finds and reads the Go runtime's own symbol tables in ELF, PE and Mach-O files:
+//! pclntab (function names, entry addresses, files, lines, inline trees), moduledata and build
+//! info. They survive `-ldflags='-s -w'`, because the runtime needs them for stack traces and
+//! garbage collection, so this works on stripped binaries of every Go release from 1.2 on.
+//!
+//! It borrows the file's bytes and copies nothing it does not have to; it does no I/O except in
+//! [`map_file`], never panics on malformed input, and never allocates an amount read from the
+//! file without checking it against the bytes that are really there.
+//!
+//! # Overview
+//! - [`GoBinary::parse`] takes the bytes of a file and finds everything: the [`Container`], the
+//!   [`LineTable`] (pclntab), the [`ModuleData`] that points to it, and the [`BuildInfo`].
+//! - [`GoBinary::functions`] iterates over every function as a [`Function`] (name, entry, end,
+//!   package, [`Kind`], file and line), and [`GoBinary::lookup`] maps an address to its function
+//!   and the chain of inlined calls at it.
+//!
+//! ```no_run
+//! let map = pclntab::map_file(std::path::Path::new("/usr/bin/some-go-program"))?;
+//! let bin = pclntab::GoBinary::parse(&map)?;
+//! let mut funcs = bin.functions();
+//! while let Some(f) = funcs.next()? {
+//!     println!("{:#x} {}", f.entry.0, f.name);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod buildinfo;
+pub mod container;
+mod error;
+mod locate;
+pub mod moduledata;
+pub mod names;
+pub mod pcheader;
+pub mod reader;
+pub mod table;
+
+pub use buildinfo::{BuildInfo, Module};
+pub use container::{Container, FileOffset, Format, Section, VirtAddr};
+pub use error::{Error, Result};
+pub use locate::FoundBy;
+pub use moduledata::{ModuleData, ModuleLayout};
+pub use names::Kind;
+pub use pcheader::{PcHeader, PclnVersion};
+pub use reader::Endian;
+pub use table::{Func, FuncLayout, LineTable};
+
+use std::borrow::Cow;
+
+/// Maps a file into memory, read-only.
+pub fn map_file(path: &std::path::Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the map is read-only and private to this process. If another process truncates
+    // or rewrites the file while it is mapped, reads may see the new bytes or fault with SIGBUS;
+    // gosyms accepts that, as every tool that maps its input does, in exchange for not reading
+    // files of hundreds of megabytes into memory.
+    unsafe { memmap2::Mmap::map(&file) }
+}
+
+/// Options for [`GoBinary::parse_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// For a fat Mach-O file: the slice to read, by GOARCH name (default: the first).
+    pub arch: Option<String>,
+}
+
+/// A Go binary with its tables found.
+#[derive(Debug)]
+pub struct GoBinary<'data> {
+    /// The container.
+    pub container: Container<'data>,
+    /// The function table.
+    pub table: LineTable<'data>,
+    /// How the table was found.
+    pub found_by: FoundBy,
+    /// The moduledata that points to the table, when found.
+    pub moduledata: Option<ModuleData>,
+    /// Build information, when present.
+    pub build_info: Option<BuildInfo>,
+    /// A problem with the build information, if it was there but unreadable.
+    pub build_info_error: Option<Error>,
+}
+
+/// A function, with what gosyms reports about it.
+#[derive(Debug, Clone)]
+pub struct Function<'data> {
+    /// The `_func` record.
+    pub func: Func<'data>,
+    /// Full name (`main.(*T).Method`, `net/http.(*conn).serve`, `main.Map[...]`).
+    pub name: Cow<'data, str>,
+    /// Entry address.
+    pub entry: VirtAddr,
+    /// One past the last byte of its code.
+    pub end: VirtAddr,
+    /// Package path, `""` for compiler-generated symbols outside any package.
+    pub package: Cow<'data, str>,
+    /// What kind of function it is.
+    pub kind: Kind,
+    /// Source file of the entry.
+    pub file: Option<Cow<'data, str>>,
+    /// Source line of the entry.
+    pub line: Option<i32>,
+}
+
+impl Function<'_> {
+    /// Size of the code in bytes.
+    pub fn size(&self) -> u64 {
+        self.end.0 - self.entry.0
+    }
+}
+
+/// One frame at a PC: the function that owns the PC, or a function inlined into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<'data> {
+    /// Function name.
+    pub function: Cow<'data, str>,
+    /// Source file.
+    pub file: Option<Cow<'data, str>>,
+    /// Source line.
+    pub line: Option<i32>,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+}
+
+/// What [`GoBinary::lookup`] finds at an address.
+#[derive(Debug, Clone)]
+pub struct Location<'data> {
+    /// The function whose code holds the address.
+    pub function: Function<'data>,
+    /// Offset of the address into it.
+    pub offset: u64,
+    /// The frames at the address, innermost first; the last is `function` itself.
+    pub frames: Vec<Frame<'data>>,
+}
+
+/// Iterates over all functions; stops for good after the first error.
+#[derive(Debug)]
+pub struct Functions<'a, 'data> {
+    bin: &'a GoBinary<'data>,
+    next: usize,
+    failed: bool,
+    with_lines: bool,
+}
+
+impl<'data> Functions<'_, 'data> {
+    /// The next function, `None` after the last.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Function<'data>>> {
+        if self.failed || self.next >= self.bin.table.len() {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        let r = self.bin.function(i, self.with_lines);
+        self.failed = r.is_err();
+        r.map(Some)
+    }
+
+    /// Do not decode file and line (faster; `file`, `line` are `None`, and `kind` does not
+    /// use the file name to spot assembly and generated code).
+    pub fn without_lines(mut self) -> Self {
+        self.with_lines = false;
+        self
+    }
+}
+
+fn utf8(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+impl<'data> GoBinary<'data> {
+    /// Finds the Go tables in `data`, the bytes of an executable file.
+    ///
+    /// The function table is searched by section name, then by symbol, then by scanning the
+    /// file for every pclntab magic; each candidate's header is checked and the candidate is
+    /// confirmed by finding the moduledata that points to it. When no magic is found (it may have
+    /// been overwritten by an obfuscator), moduledata is searched for by its shape instead.
+    pub fn parse(data: &'data [u8]) -> Result<Self> {
+        Self::parse_with(data, &Options::default())
+    }
+
+    /// [`GoBinary::parse`] with options.
+    pub fn parse_with(data: &'data [u8], opts: &Options) -> Result<Self> {
+        let container = Container::parse(data, opts.arch.as_deref())?;
+        let (build_info, build_info_error) = match buildinfo::find(&container) {
+            Ok(b) => (b, None),
+            Err(e) => (None, Some(e)),
+        };
+        let go_minor = build_info.as_ref().and_then(|b| go_minor(&b.go_version));
+        let found = locate::locate(&container, go_minor)?;
+        Ok(GoBinary {
+            container,
+            table: found.table,
+            found_by: found.found_by,
+            moduledata: found.moduledata,
+            build_info,
+            build_info_error,
+        })
+    }
+
+    /// The Go version that built it, as `go version` prints it, from the build info.
+    pub fn go_version(&self) -> Option<&str> {
+        self.build_info
+            .as_ref()
+            .map(|b| b.go_version.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The minor number of the Go 1.x release, when known.
+    pub fn go_minor(&self) -> Option<u32> {
+        self.go_version().and_then(go_minor)
+    }
+
+    /// GOOS: from the build settings when recorded, else from the container.
+    pub fn os(&self) -> Option<&str> {
+        self.build_info
+            .as_ref()
+            .and_then(|b| b.setting("GOOS"))
+            .or(self.container.os)
+    }
+
+    /// Iterates over all functions, in table (address) order.
+    pub fn functions(&self) -> Functions<'_, 'data> {
+        Functions {
+            bin: self,
+            next: 0,
+            failed: false,
+            with_lines: true,
+        }
+    }
+
+    /// Function `i` of the table.
+    pub fn function(&self, i: usize, with_lines: bool) -> Result<Function<'data>> {
+        let func = self.table.func(i)?;
+        let size = self.table.code_size(&func)?;
+        let (file, line) = if with_lines {
+            self.table.file_line(&func, func.entry)?
+        } else {
+            (None, None)
+        };
+        let name = utf8(func.name);
+        let package = names::package_of(&name);
+        let kind = names::kind(
+            &name,
+            package,
+            file,
+            func.flag,
+            self.go_minor(),
+            self.build_info.as_ref(),
+        );
+        Ok(Function {
+            func,
+            entry: func.entry,
+            end: VirtAddr(func.entry.0 + size),
+            package: Cow::Owned(package.to_string()),
+            name,
+            kind,
+            file: file.map(utf8),
+            line,
+        })
+    }
+
+    /// The function containing `pc`, the offset into it, and the inlined frames at `pc`.
+    pub fn lookup(&self, pc: VirtAddr) -> Result<Option<Location<'data>>> {
+        let Some(i) = self.table.find(pc)? else {
+            return Ok(None);
+        };
+        let function = self.function(i, true)?;
+        if pc >= function.end {
+            // In the padding after the function's code.
+            return Ok(None);
+        }
+        let frames = self.frames(&function.func, pc)?;
+        Ok(Some(Location {
+            offset: pc.0 - function.entry.0,
+            function,
+            frames,
+        }))
+    }
+
+    /// The frames at `pc` in `f`: each inlined call, innermost first, then `f`.
+    fn frames(&self, f: &Func<'data>, pc: VirtAddr) -> Result<Vec<Frame<'data>>> {
+        let mut frames = Vec::new();
+        let tree = self.inline_tree(f)?;
+        let mut pc = pc;
+        // Each step moves to the parent's call site; a well-formed tree is a few levels deep.
+        for _ in 0..64 {
+            let (file, line) = self.table.file_line(f, pc)?;
+            let ix = match &tree {
+                Some((_, pcdata)) => self.table.pcvalue(f, *pcdata, pc)?.unwrap_or(-1),
+                None => -1,
+            };
+            let (Some((base, _)), true) = (&tree, ix >= 0) else {
+                frames.push(Frame {
+                    function: utf8(f.name),
+                    file: file.map(utf8),
+                    line,
+                    inlined: false,
+                });
+                return Ok(frames);
+            };
+            let call = self.inlined_call(*base, ix as u64)?;
+            frames.push(Frame {
+                function: utf8(self.table.name_at(call.0)?),
+                file: file.map(utf8),
+                line,
+                inlined: true,
+            });
+            pc = VirtAddr(f.entry.0.wrapping_add(call.1 as i64 as u64));
+        }
+        Err(Error::BadValue {
+            what: "inline tree (too deep or cyclic)",
+            offset: f.record,
+            value: pc.0,
+        })
+    }
+
+    /// The address of `f`'s inline tree and its PCDATA table, if it has both.
+    fn inline_tree(&self, f: &Func<'data>) -> Result<Option<(u64, u32)>> {
+        let minor = self.go_minor();
+        let (funcdata_index, pcdata_index) = match (self.table.header.version, minor) {
+            (PclnVersion::Go12, Some(m)) if m < 12 => return Ok(None),
+            (PclnVersion::Go12, Some(12)) => (2, 1),
+            (PclnVersion::Go12, _) if self.table.layout == FuncLayout::Go12 => return Ok(None),
+            (PclnVersion::Go12, _) => (4, 2),
+            _ => (3, 2),
+        };
+        let Some(pcdata) = self.table.pcdata(f, pcdata_index)? else {
+            return Ok(None);
+        };
+        let Some(fd) = self.table.funcdata(f, funcdata_index)? else {
+            return Ok(None);
+        };
+        let base = match self.table.header.version {
+            PclnVersion::Go118 | PclnVersion::Go120 => {
+                match self.moduledata.as_ref().and_then(|m| m.gofunc) {
+                    Some(g) => g.wrapping_add(fd),
+                    None => return Ok(None),
+                }
+            }
+            _ => fd,
+        };
+        Ok(Some((base, pcdata)))
+    }
+
+    /// The name offset and parent PC offset of inline tree entry `ix`.
+    fn inlined_call(&self, base: u64, ix: u64) -> Result<(u32, i32)> {
+        let (size, name_at, parent_pc_at) = match self.table.header.version {
+            PclnVersion::Go120 => (16, 4, 8),
+            _ => (20, 12, 16),
+        };
+        let at = ix
+            .checked_mul(size)
+            .and_then(|o| o.checked_add(base))
+            .ok_or(Error::BadValue {
+                what: "inline tree index",
+                offset: 0,
+                value: ix,
+            })?;
+        let r = self.container.reader_at("inlinedCall", VirtAddr(at))?;
+        let r = Reader::new(r.data(), r.base(), self.table.header.endian);
+        Ok((
+            r.u32("inlinedCall.nameOff", name_at)?,
+            r.i32("inlinedCall.parentPc", parent_pc_at)?,
+        ))
+    }
+
+    /// Whether the binary uses cgo: recorded in the build settings, or runtime/cgo is linked in.
+    pub fn cgo(&self) -> Result<bool> {
+        if let Some(v) = self
+            .build_info
+            .as_ref()
+            .and_then(|b| b.setting("CGO_ENABLED"))
+        {
+            return Ok(v == "1");
+        }
+        for i in 0..self.table.len() {
+            if self.table.func(i)?.name.starts_with(b"runtime/cgo.") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+use reader::Reader;
+
+/// The N of a `go1.N...` version string.
+pub fn go_minor(version: &str) -> Option<u32> {
+    let rest = version.strip_prefix("go1.")?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
