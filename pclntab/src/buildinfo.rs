@@ -110,6 +110,10 @@ fn parse(c: &Container<'_>, r: &Reader<'_>) -> Result<BuildInfo> {
         let p = u64::from(ptr_size);
         let string_at = |what: &'static str, at: u64| -> Result<Vec<u8>> {
             let hdr = VirtAddr(r.word(what, at, ptr_size)?);
+            if c.is_zero_fill(hdr) {
+                // A string header in bss: the empty string (a binary built without modules).
+                return Ok(Vec::new());
+            }
             let hr = c.reader_at(what, hdr)?;
             let hr = Reader::new(hr.data(), hr.base(), endian);
             let data = hr.word(what, 0, ptr_size)?;

@@ -181,6 +181,13 @@ impl<'data> Container<'data> {
         (vaddr.0 - r.vaddr.0 < r.file_size).then_some(r)
     }
 
+    /// Whether `vaddr` is loaded but zero-filled (bss): memory with no bytes in the file.
+    pub fn is_zero_fill(&self, vaddr: VirtAddr) -> bool {
+        self.regions
+            .iter()
+            .any(|r| vaddr.0 >= r.vaddr.0 + r.file_size && vaddr.0 - r.vaddr.0 < r.mem_size)
+    }
+
     /// The file offset of `vaddr`, if a loaded region backs it with file bytes.
     pub fn offset_of(&self, vaddr: VirtAddr) -> Option<FileOffset> {
         let r = self.region_of(vaddr)?;

@@ -1,0 +1,363 @@
+//! The toolchain matrix: every binary `testdata/build-matrix.sh` built, checked against the truth
+//! Go's own tools recorded for its unstripped twin (`go tool nm -size`, `go tool addr2line`,
+//! `go version -m`).
+
+mod common;
+
+use common::{cache, info, list, lookup, parse_nm, ListEntry, NmSym};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone)]
+struct Row {
+    go_version: String,
+    goos: String,
+    goarch: String,
+    variant: String,
+    stripped: bool,
+    path: PathBuf,
+    nm: PathBuf,
+    addr2line: PathBuf,
+    version: PathBuf,
+}
+
+fn manifest() -> Vec<Row> {
+    let path = cache().join("matrix/manifest.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}: build the matrix first with testdata/build-matrix.sh (the README test command does)", path.display())
+    });
+    let rows: Vec<Row> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 11, "bad manifest row {l:?}");
+            Row {
+                go_version: f[1].into(),
+                goos: f[2].into(),
+                goarch: f[3].into(),
+                variant: f[4].into(),
+                stripped: f[5] == "1",
+                path: f[6].into(),
+                nm: f[8].into(),
+                addr2line: f[9].into(),
+                version: f[10].into(),
+            }
+        })
+        .collect();
+    assert!(
+        rows.len() > 100,
+        "{}: only {} binaries; the matrix is incomplete",
+        path.display(),
+        rows.len()
+    );
+    rows
+}
+
+/// Symbols in the unstripped twin's symbol table that are not functions in pclntab, and why:
+/// - `runtime.text`, `runtime.etext` (and `runtime.text.N` of further text sections): markers
+///   for the bounds of the text, no code;
+/// - `go:buildid` / `go.buildid`: the build ID string the linker puts first in the text;
+/// - in externally linked cgo builds, C code (libc start files, the cgo runtime's C half): it
+///   lies outside the Go text range [runtime.text, runtime.etext) and has no pclntab entry.
+fn linker_made(sym: &NmSym, go_text: (u64, u64)) -> bool {
+    let n = sym.name.as_str();
+    n == "runtime.text"
+        || n == "runtime.etext"
+        || n.starts_with("runtime.text.")
+        || n == "go:buildid"
+        || n == "go.buildid"
+        || sym.addr < go_text.0
+        || sym.addr >= go_text.1
+}
+
+/// The symbol table names ABI0 functions with an `.abi0` suffix (Go 1.17+) when there are ABI
+/// wrappers; pclntab, and so the runtime's own tracebacks, use the plain name.
+fn plain(name: &str) -> &str {
+    name.strip_suffix(".abi0").unwrap_or(name)
+}
+
+fn check(row: &Row) -> Vec<String> {
+    let mut problems = Vec::new();
+    let funcs = match list(&row.path) {
+        Ok(f) => f,
+        Err(e) => return vec![e],
+    };
+    check_list_shape(&funcs, &mut problems);
+    check_against_nm(row, &funcs, &mut problems);
+    check_info(row, &mut problems);
+    check_lookup(row, &funcs, &mut problems);
+    problems
+}
+
+fn check_list_shape(funcs: &[ListEntry], problems: &mut Vec<String>) {
+    if funcs.len() < 500 {
+        problems.push(format!("only {} functions", funcs.len()));
+    }
+    for w in funcs.windows(2) {
+        if w[1].entry < w[0].end {
+            problems.push(format!(
+                "{} [{:#x},{:#x}) overlaps {} at {:#x}",
+                w[0].name, w[0].entry, w[0].end, w[1].name, w[1].entry
+            ));
+        }
+    }
+    for f in funcs {
+        if f.size != f.end - f.entry {
+            problems.push(format!("{}: size {} != end - entry", f.name, f.size));
+        }
+    }
+    for want in [
+        "main.main",
+        "runtime.main",
+        "example.com/gosymsprog/shapes.(*Square).Area",
+    ] {
+        if !funcs.iter().any(|f| f.name == want) {
+            problems.push(format!("{want} missing"));
+        }
+    }
+    let kind_of = |name: &str| {
+        funcs
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.kind.as_str())
+    };
+    for (name, kind) in [
+        ("main.main", "user"),
+        ("runtime.main", "std"),
+        ("example.com/gosymsprog/shapes.(*Square).Area", "user"),
+    ] {
+        if kind_of(name).is_some_and(|k| k != kind) {
+            problems.push(format!("{name}: kind {:?}, want {kind}", kind_of(name)));
+        }
+    }
+}
+
+fn check_against_nm(row: &Row, funcs: &[ListEntry], problems: &mut Vec<String>) {
+    let nm_text = match std::fs::read_to_string(&row.nm) {
+        Ok(t) => t,
+        Err(e) => return problems.push(format!("{}: {e}", row.nm.display())),
+    };
+    let syms = parse_nm(&nm_text);
+    let by_addr_name: HashMap<(u64, &str), &NmSym> =
+        syms.iter().map(|s| ((s.addr, plain(&s.name)), s)).collect();
+    let find = |n: &str| syms.iter().find(|s| s.name == n).map(|s| s.addr);
+    let go_text = (
+        find("runtime.text").unwrap_or(0),
+        find("runtime.etext").unwrap_or(u64::MAX),
+    );
+    let mut matched = HashSet::new();
+    for f in funcs {
+        match by_addr_name.get(&(f.entry, f.name.as_str())) {
+            None => problems.push(format!(
+                "{} at {:#x}: not in go tool nm of the twin",
+                f.name, f.entry
+            )),
+            Some(s) => {
+                matched.insert((s.addr, s.name.as_str()));
+                if s.size != f.size {
+                    problems.push(format!(
+                        "{} at {:#x}: size {} but nm says {}",
+                        f.name, f.entry, f.size, s.size
+                    ));
+                }
+            }
+        }
+    }
+    for s in &syms {
+        if !matched.contains(&(s.addr, s.name.as_str())) && !linker_made(s, go_text) {
+            problems.push(format!(
+                "nm symbol {} at {:#x} is missing from gosyms list",
+                s.name, s.addr
+            ));
+        }
+    }
+}
+
+fn check_info(row: &Row, problems: &mut Vec<String>) {
+    let v = match info(&row.path) {
+        Ok(v) => v,
+        Err(e) => return problems.push(e),
+    };
+    // `go version -m` prints "PATH: go1.N.M" first.
+    let truth = std::fs::read_to_string(&row.version).unwrap_or_default();
+    let first = truth.lines().next().unwrap_or("");
+    let want = first.rsplit(": ").next().unwrap_or("").trim();
+    if v["go_version"] != want || want != row.go_version {
+        problems.push(format!(
+            "info go_version {} but go version -m says {want:?} (toolchain {})",
+            v["go_version"], row.go_version
+        ));
+    }
+    if v["os"] != row.goos.as_str() || v["arch"] != row.goarch.as_str() {
+        problems.push(format!(
+            "info says {}/{}, built for {}/{}",
+            v["os"], v["arch"], row.goos, row.goarch
+        ));
+    }
+    if v["stripped"] != row.stripped {
+        problems.push(format!(
+            "info stripped={} but the build was stripped={}",
+            v["stripped"], row.stripped
+        ));
+    }
+    let cgo = row.variant.starts_with("cgo");
+    if v["cgo"] != cgo {
+        problems.push(format!("info cgo={} for variant {}", v["cgo"], row.variant));
+    }
+    if v["moduledata"].is_null() {
+        problems.push("moduledata not found".into());
+    }
+    for line in truth.lines() {
+        let f: Vec<&str> = line.trim().split('\t').collect();
+        match f.as_slice() {
+            ["mod", path, ..] if v["build_info"]["main"]["path"] != *path => {
+                problems.push(format!(
+                    "build info main module {} but go version -m says {path}",
+                    v["build_info"]["main"]["path"]
+                ))
+            }
+            ["build", kv] => {
+                let (k, val) = kv.split_once('=').unwrap_or((kv, ""));
+                if !val.starts_with('"') && v["build_info"]["settings"][k] != val {
+                    problems.push(format!(
+                        "build setting {k}: {} but go version -m says {val}",
+                        v["build_info"]["settings"][k]
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_lookup(row: &Row, funcs: &[ListEntry], problems: &mut Vec<String>) {
+    let text = match std::fs::read_to_string(&row.addr2line) {
+        Ok(t) => t,
+        Err(e) => return problems.push(format!("{}: {e}", row.addr2line.display())),
+    };
+    let known: HashSet<u64> = funcs.iter().map(|f| f.entry).collect();
+    let truth: Vec<(u64, &str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let addr = u64::from_str_radix(f.first()?.trim_start_matches("0x"), 16).ok()?;
+            (f.len() == 3 && f[1] != "?" && known.contains(&addr)).then(|| (addr, f[1], f[2]))
+        })
+        .collect();
+    if truth.len() < funcs.len() / 2 {
+        problems.push(format!(
+            "addr2line truth covers only {} of {} functions",
+            truth.len(),
+            funcs.len()
+        ));
+    }
+    let addrs: Vec<u64> = truth.iter().map(|t| t.0).collect();
+    let got = match lookup(&row.path, &addrs) {
+        Ok(g) => g,
+        Err(e) => return problems.push(e),
+    };
+    for ((addr, func, fileline), g) in truth.iter().zip(&got) {
+        let (file, line) = fileline.rsplit_once(':').unwrap_or((fileline, "0"));
+        let got_line = g.line.map(|l| l.to_string()).unwrap_or_default();
+        if g.function.as_deref() != Some(func)
+            || g.file.as_deref() != Some(file)
+            || got_line != line
+        {
+            problems.push(format!(
+                "lookup {addr:#x}: {:?} {:?}:{got_line}, addr2line says {func} {file}:{line}",
+                g.function, g.file
+            ));
+        }
+    }
+}
+
+fn describe(row: &Row) -> String {
+    let name = row
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{} {}/{} {name}", row.go_version, row.goos, row.goarch)
+}
+
+#[test]
+fn matrix_matches_go_tools() {
+    let rows = manifest();
+    let next = Mutex::new(0usize);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap();
+                    *n += 1;
+                    *n - 1
+                };
+                let Some(row) = rows.get(i) else { break };
+                let problems = check(row);
+                if !problems.is_empty() {
+                    let total = problems.len();
+                    let mut msg = format!("{}: {total} problem(s)\n", describe(row));
+                    for p in problems.iter().take(8) {
+                        msg.push_str(&format!("    {p}\n"));
+                    }
+                    failures.lock().unwrap().push(msg);
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    eprintln!(
+        "checked {} matrix binaries, {} failed",
+        rows.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} binaries differ from Go's tools:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.concat()
+    );
+}
+
+#[test]
+fn matrix_covers_every_toolchain_and_format() {
+    let rows = manifest();
+    let releases: HashSet<&str> = rows.iter().map(|r| r.go_version.as_str()).collect();
+    for want in [
+        "go1.15.15",
+        "go1.19.8",
+        "go1.21.13",
+        "go1.22.10",
+        "go1.23.9",
+        "go1.24.11",
+        "go1.25.5",
+        "go1.26.6",
+        "go1.27.3",
+    ] {
+        assert!(releases.contains(want), "no binaries built by {want}");
+    }
+    for (os, arch) in [
+        ("linux", "amd64"),
+        ("linux", "s390x"),
+        ("linux", "ppc64"),
+        ("windows", "386"),
+        ("darwin", "amd64"),
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| r.goos == os && r.goarch == arch && r.stripped),
+            "no stripped {os}/{arch} binary"
+        );
+    }
+    assert!(rows
+        .iter()
+        .any(|r| r.variant.starts_with("pie") && r.stripped));
+    assert!(rows
+        .iter()
+        .any(|r| r.variant.starts_with("cgo") && r.stripped));
+}
