@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{cache, info, list, lookup, parse_nm, ListEntry, NmSym};
-use std::collections::{HashMap, HashSet};
+use common::{cache, compare_with_nm, info, list, lookup, ListEntry};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -54,29 +54,6 @@ fn manifest() -> Vec<Row> {
         rows.len()
     );
     rows
-}
-
-/// Symbols in the unstripped twin's symbol table that are not functions in pclntab, and why:
-/// - `runtime.text`, `runtime.etext` (and `runtime.text.N` of further text sections): markers
-///   for the bounds of the text, no code;
-/// - `go:buildid` / `go.buildid`: the build ID string the linker puts first in the text;
-/// - in externally linked cgo builds, C code (libc start files, the cgo runtime's C half): it
-///   lies outside the Go text range [runtime.text, runtime.etext) and has no pclntab entry.
-fn linker_made(sym: &NmSym, go_text: (u64, u64)) -> bool {
-    let n = sym.name.as_str();
-    n == "runtime.text"
-        || n == "runtime.etext"
-        || n.starts_with("runtime.text.")
-        || n == "go:buildid"
-        || n == "go.buildid"
-        || sym.addr < go_text.0
-        || sym.addr >= go_text.1
-}
-
-/// The symbol table names ABI0 functions with an `.abi0` suffix (Go 1.17+) when there are ABI
-/// wrappers; pclntab, and so the runtime's own tracebacks, use the plain name.
-fn plain(name: &str) -> &str {
-    name.strip_suffix(".abi0").unwrap_or(name)
 }
 
 fn check(row: &Row) -> Vec<String> {
@@ -136,43 +113,17 @@ fn check_list_shape(funcs: &[ListEntry], problems: &mut Vec<String>) {
 }
 
 fn check_against_nm(row: &Row, funcs: &[ListEntry], problems: &mut Vec<String>) {
-    let nm_text = match std::fs::read_to_string(&row.nm) {
-        Ok(t) => t,
-        Err(e) => return problems.push(format!("{}: {e}", row.nm.display())),
-    };
-    let syms = parse_nm(&nm_text);
-    let by_addr_name: HashMap<(u64, &str), &NmSym> =
-        syms.iter().map(|s| ((s.addr, plain(&s.name)), s)).collect();
-    let find = |n: &str| syms.iter().find(|s| s.name == n).map(|s| s.addr);
-    let go_text = (
-        find("runtime.text").unwrap_or(0),
-        find("runtime.etext").unwrap_or(u64::MAX),
-    );
-    let mut matched = HashSet::new();
-    for f in funcs {
-        match by_addr_name.get(&(f.entry, f.name.as_str())) {
-            None => problems.push(format!(
-                "{} at {:#x}: not in go tool nm of the twin",
-                f.name, f.entry
-            )),
-            Some(s) => {
-                matched.insert((s.addr, s.name.as_str()));
-                if s.size != f.size {
-                    problems.push(format!(
-                        "{} at {:#x}: size {} but nm says {}",
-                        f.name, f.entry, f.size, s.size
-                    ));
-                }
-            }
-        }
+    match std::fs::read_to_string(&row.nm) {
+        Ok(text) => problems.extend(compare_with_nm(funcs, &text, format_of(&row.goos))),
+        Err(e) => problems.push(format!("{}: {e}", row.nm.display())),
     }
-    for s in &syms {
-        if !matched.contains(&(s.addr, s.name.as_str())) && !linker_made(s, go_text) {
-            problems.push(format!(
-                "nm symbol {} at {:#x} is missing from gosyms list",
-                s.name, s.addr
-            ));
-        }
+}
+
+fn format_of(goos: &str) -> &'static str {
+    match goos {
+        "windows" => "pe",
+        "darwin" | "ios" => "macho",
+        _ => "elf",
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -171,4 +172,133 @@ pub fn parse_nm(text: &str) -> Vec<NmSym> {
             })
         })
         .collect()
+}
+
+/// Symbols in the unstripped twin's symbol table that are not functions in pclntab, and why:
+/// - `runtime.text`, `runtime.etext` (and `runtime.text.N` of further text sections): markers
+///   for the bounds of the text, no code;
+/// - `go:buildid` / `go.buildid`: the build ID string the linker puts first in the text;
+/// - `PKG(.text)`: section symbols of the C objects of a cgo package, linked internally;
+/// - in externally linked cgo builds, C code (libc start files, the cgo runtime's C half): it
+///   lies outside the Go text range [runtime.text, runtime.etext) and has no pclntab entry.
+fn linker_made(sym: &NmSym, go_text: (u64, u64)) -> bool {
+    let n = sym.name.as_str();
+    n == "runtime.text"
+        || n == "runtime.etext"
+        || n.starts_with("runtime.text.")
+        || n == "go:buildid"
+        || n == "go.buildid"
+        || n.ends_with("(.text)")
+        || sym.addr < go_text.0
+        || sym.addr >= go_text.1
+}
+
+/// The symbol table's name for what pclntab calls plainly:
+/// - ABI0 functions get an `.abi0` suffix (Go 1.17+) when there are ABI wrappers; pclntab, and so
+///   the runtime's own tracebacks, use the plain name;
+/// - Mach-O symbol tables put `_` before names that are not Go-qualified (no `.`), as C does.
+fn plain<'a>(name: &'a str, format: &str) -> &'a str {
+    let name = name.strip_suffix(".abi0").unwrap_or(name);
+    match name.strip_prefix('_') {
+        Some(rest) if format == "macho" && !rest.contains('.') => rest,
+        _ => name,
+    }
+}
+
+/// Whether pclntab's `ours` names the symbol-table name `theirs`: since Go 1.18 pclntab elides
+/// bracketed type arguments (and, in 1.18, array lengths) to `[...]`, as the runtime prints them.
+pub fn elided_eq(ours: &str, theirs: &str) -> bool {
+    let mut parts = ours.split("[...]");
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(mut rest) = theirs.strip_prefix(first) else {
+        return false;
+    };
+    for part in parts {
+        // Skip one balanced [...] group in theirs.
+        if !rest.starts_with('[') {
+            return false;
+        }
+        let mut depth = 0;
+        let mut end = None;
+        for (i, ch) in rest.char_indices() {
+            match ch {
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { return false };
+        match rest[end..].strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// Compares `gosyms list` with the text symbols of `go tool nm -size -n` on the same program:
+/// every function must be an nm symbol with the same name, entry and size, and every nm text
+/// symbol must be a function unless [`linker_made`]. PE and Mach-O symbols have no size (`go tool nm` prints
+/// the distance to the next symbol), so there a function may only be no larger than that.
+pub fn compare_with_nm(funcs: &[ListEntry], nm_text: &str, format: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let syms = parse_nm(nm_text);
+    // Go 1.16 names closures `f·1` in pclntab; its ELF symbol table says `f.1`, its PE one `f·1`.
+    let normal = |n: &str| n.replace('·', ".");
+    let mut by_addr: HashMap<u64, Vec<&NmSym>> = HashMap::new();
+    for s in &syms {
+        by_addr.entry(s.addr).or_default().push(s);
+    }
+    let find = |n: &str| syms.iter().find(|s| s.name == n).map(|s| s.addr);
+    let go_text = (
+        find("runtime.text").unwrap_or(0),
+        find("runtime.etext").unwrap_or(u64::MAX),
+    );
+    let mut matched = HashSet::new();
+    for f in funcs {
+        let ours = normal(&f.name);
+        let hit = by_addr.get(&f.entry).and_then(|at| {
+            at.iter()
+                .find(|s| elided_eq(&ours, &normal(plain(&s.name, format))))
+        });
+        match hit {
+            None => problems.push(format!(
+                "{} at {:#x}: not in go tool nm of the twin",
+                f.name, f.entry
+            )),
+            Some(s) => {
+                matched.insert((s.addr, s.name.as_str()));
+                // C functions linked into a cgo binary have pclntab entries but no pc-value
+                // tables (and so no file): their size runs to the next function, padding included.
+                let ok = match (format, f.file.is_none()) {
+                    ("pe" | "macho", _) => f.size <= s.size,
+                    (_, true) => f.size >= s.size,
+                    _ => f.size == s.size,
+                };
+                if !ok {
+                    problems.push(format!(
+                        "{} at {:#x}: size {} but nm says {}",
+                        f.name, f.entry, f.size, s.size
+                    ));
+                }
+            }
+        }
+    }
+    for s in &syms {
+        if !matched.contains(&(s.addr, s.name.as_str())) && !linker_made(s, go_text) {
+            problems.push(format!(
+                "nm symbol {} at {:#x} is missing from gosyms list",
+                s.name, s.addr
+            ));
+        }
+    }
+    problems
 }

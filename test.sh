@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs the Go toolchains, builds the test matrix,
+# fetches the real Go 1.16-1.18 binaries (all cached under ${GOSYMS_CACHE:-~/.cache/gosyms}),
+# then checks formatting and lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+bash testdata/install-toolchains.sh >&2
+bash testdata/build-matrix.sh >&2
+bash testdata/fetch-real-binaries.sh >/dev/null
+
+cargo fmt --all --check
+cargo build --workspace --all-targets
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
