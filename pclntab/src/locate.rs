@@ -48,11 +48,16 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
     let mut fallback: Option<Found<'data>> = None;
     let mut first_error = None;
     for cand in candidates(c)? {
+        // A damaged table is worth reporting where the file names it (section, symbol); a
+        // scan hit that fails the checks is just bytes that look like a magic number.
+        let named = cand.found_by != FoundBy::Scan;
         let header = match PcHeader::parse(&cand.r, None) {
             Ok(h) if h.ptr_size == c.ptr_size => h,
             Ok(_) => continue,
             Err(e) => {
-                first_error.get_or_insert(e);
+                if named {
+                    first_error.get_or_insert(e);
+                }
                 continue;
             }
         };
@@ -70,7 +75,9 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
                 fallback.get_or_insert(found);
             }
             Err(e) => {
-                first_error.get_or_insert(e);
+                if named {
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }

@@ -1,0 +1,75 @@
+//! The `list` options, on the matrix test program.
+
+mod common;
+
+use common::{cache, run};
+
+fn prog() -> String {
+    let p = cache().join("matrix/1.21.13/linux_amd64/exe-stripped");
+    assert!(
+        p.exists(),
+        "{} missing: run testdata/build-matrix.sh (the README test command does)",
+        p.display()
+    );
+    p.to_str().unwrap().to_string()
+}
+
+fn lines(args: &[&str]) -> Vec<String> {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn names(args: &[&str]) -> Vec<String> {
+    lines(args)
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn user_and_std_filters() {
+    let p = prog();
+    let user = names(&["list", "--user", &p]);
+    assert!(user.contains(&"main.main".to_string()));
+    assert!(user.contains(&"example.com/gosymsprog/shapes.(*Square).Area".to_string()));
+    assert!(
+        user.iter()
+            .all(|n| n.starts_with("main.") || n.starts_with("example.com/gosymsprog")),
+        "{user:?}"
+    );
+    let std = names(&["list", "--std", &p]);
+    assert!(std.contains(&"runtime.main".to_string()) && std.contains(&"strconv.Itoa".to_string()));
+    assert!(
+        !std.iter()
+            .any(|n| n.starts_with("main.") || n.starts_with("example.com/")),
+        "{std:?}"
+    );
+    let all = names(&["list", &p]);
+    assert!(user.len() + std.len() <= all.len());
+}
+
+#[test]
+fn filter_sort_and_lines() {
+    let p = prog();
+    let by_name = names(&["list", "--sort", "name", "--filter", "^main\\.", &p]);
+    let mut sorted = by_name.clone();
+    sorted.sort();
+    assert_eq!(by_name, sorted);
+    assert!(by_name.iter().all(|n| n.starts_with("main.")) && by_name.len() > 5);
+    let with_lines = lines(&["list", "--lines", "--filter", "^main\\.main$", &p]);
+    assert_eq!(with_lines.len(), 1);
+    let (_, fileline) = with_lines[0].split_once('\t').unwrap();
+    assert!(
+        fileline.ends_with(".go:") == false && fileline.contains("main.go:"),
+        "{fileline}"
+    );
+}
