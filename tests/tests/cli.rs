@@ -69,7 +69,7 @@ fn filter_sort_and_lines() {
     assert_eq!(with_lines.len(), 1);
     let (_, fileline) = with_lines[0].split_once('\t').unwrap();
     assert!(
-        fileline.ends_with(".go:") == false && fileline.contains("main.go:"),
+        !fileline.ends_with(".go:") && fileline.contains("main.go:"),
         "{fileline}"
     );
 }
