@@ -149,7 +149,9 @@ impl Info {
         let c = &bin.container;
         let t = &bin.table;
         let size = match bin.found_by {
-            pclntab::FoundBy::Section => c.section(&[".gopclntab", "__gopclntab"]).map(|s| s.size),
+            pclntab::FoundBy::Section => c
+                .section(&[".gopclntab", "__gopclntab", ".data.rel.ro.gopclntab"])
+                .map(|s| s.size),
             _ => None,
         };
         let text_start = match &bin.moduledata {

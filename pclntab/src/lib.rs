@@ -365,7 +365,8 @@ impl<'data> GoBinary<'data> {
         ))
     }
 
-    /// Whether the binary uses cgo: recorded in the build settings, or runtime/cgo is linked in.
+    /// Whether the binary uses cgo: recorded in the build settings (Go 1.18+), or the Go half
+    /// of runtime/cgo is linked in (`runtime/cgo.*`, and `_cgo_panic` & co. before Go 1.18).
     pub fn cgo(&self) -> Result<bool> {
         if let Some(v) = self
             .build_info
@@ -375,7 +376,8 @@ impl<'data> GoBinary<'data> {
             return Ok(v == "1");
         }
         for i in 0..self.table.len() {
-            if self.table.func(i)?.name.starts_with(b"runtime/cgo.") {
+            let name = self.table.func(i)?.name;
+            if name.starts_with(b"runtime/cgo.") || name.starts_with(b"_cgo_") {
                 return Ok(true);
             }
         }

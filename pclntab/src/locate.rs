@@ -123,7 +123,7 @@ fn preferred(layouts: &[ModuleLayout], go_minor: Option<u32>) -> Vec<ModuleLayou
 fn candidates<'data>(c: &Container<'data>) -> Result<Vec<Candidate<'data>>> {
     let mut out = Vec::new();
     let file = c.reader();
-    if let Some(s) = c.section(&[".gopclntab", "__gopclntab"]) {
+    if let Some(s) = c.section(&[".gopclntab", "__gopclntab", ".data.rel.ro.gopclntab"]) {
         if let Ok(r) = c.section_reader(s) {
             let vaddr = if s.vaddr.0 != 0 {
                 s.vaddr

@@ -40,7 +40,7 @@ fn user_and_std_filters() {
     let p = prog();
     let user = names(&["list", "--user", &p]);
     assert!(user.contains(&"main.main".to_string()));
-    assert!(user.contains(&"example.com/gosymsprog/shapes.(*Square).Area".to_string()));
+    assert!(user.contains(&"example.com/gosymsprog/shapes.(*Circle).Area".to_string()));
     assert!(
         user.iter()
             .all(|n| n.starts_with("main.") || n.starts_with("example.com/gosymsprog")),

@@ -11,12 +11,14 @@ use std::sync::Mutex;
 
 #[derive(Debug, Clone)]
 struct Row {
+    release: String,
     go_version: String,
     goos: String,
     goarch: String,
     variant: String,
     stripped: bool,
     path: PathBuf,
+    twin: PathBuf,
     nm: PathBuf,
     addr2line: PathBuf,
     version: PathBuf,
@@ -35,12 +37,14 @@ fn manifest() -> Vec<Row> {
             let f: Vec<&str> = l.split('\t').collect();
             assert_eq!(f.len(), 11, "bad manifest row {l:?}");
             Row {
+                release: f[0].into(),
                 go_version: f[1].into(),
                 goos: f[2].into(),
                 goarch: f[3].into(),
                 variant: f[4].into(),
                 stripped: f[5] == "1",
                 path: f[6].into(),
+                twin: f[7].into(),
                 nm: f[8].into(),
                 addr2line: f[9].into(),
                 version: f[10].into(),
@@ -89,7 +93,7 @@ fn check_list_shape(funcs: &[ListEntry], problems: &mut Vec<String>) {
     for want in [
         "main.main",
         "runtime.main",
-        "example.com/gosymsprog/shapes.(*Square).Area",
+        "example.com/gosymsprog/shapes.(*Circle).Area",
     ] {
         if !funcs.iter().any(|f| f.name == want) {
             problems.push(format!("{want} missing"));
@@ -104,7 +108,7 @@ fn check_list_shape(funcs: &[ListEntry], problems: &mut Vec<String>) {
     for (name, kind) in [
         ("main.main", "user"),
         ("runtime.main", "std"),
-        ("example.com/gosymsprog/shapes.(*Square).Area", "user"),
+        ("example.com/gosymsprog/shapes.(*Circle).Area", "user"),
     ] {
         if kind_of(name).is_some_and(|k| k != kind) {
             problems.push(format!("{name}: kind {:?}, want {kind}", kind_of(name)));
@@ -148,11 +152,23 @@ fn check_info(row: &Row, problems: &mut Vec<String>) {
             v["os"], v["arch"], row.goos, row.goarch
         ));
     }
-    if v["stripped"] != row.stripped {
+    // "stripped" means no symbol table, which `go tool nm` then says; -s does not remove the
+    // Mach-O symbol table in every release.
+    let nm = common::go(&row.release)
+        .args(["tool", "nm"])
+        .arg(&row.path)
+        .output()
+        .unwrap();
+    let has_symbols = nm.status.success()
+        && !common::parse_nm_any(&String::from_utf8_lossy(&nm.stdout)).is_empty();
+    if v["stripped"] == has_symbols {
         problems.push(format!(
-            "info stripped={} but the build was stripped={}",
-            v["stripped"], row.stripped
+            "info stripped={} but go tool nm finds symbols: {has_symbols}",
+            v["stripped"]
         ));
+    }
+    if !row.stripped && !has_symbols {
+        problems.push("the unstripped build has no symbols".into());
     }
     let cgo = row.variant.starts_with("cgo");
     if v["cgo"] != cgo {
@@ -184,20 +200,56 @@ fn check_info(row: &Row, problems: &mut Vec<String>) {
     }
 }
 
+/// `ADDR\tFUNC\tFILE:LINE` lines for the addresses `go tool addr2line` could answer with a line
+/// (it says `?` for C code, and a negative line for `go.buildid`).
+fn addr2line_truth(text: &str, known: &HashSet<u64>) -> Vec<(u64, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let addr = u64::from_str_radix(f.first()?.trim_start_matches("0x"), 16).ok()?;
+            let line: i64 = f.get(2)?.rsplit_once(':')?.1.parse().ok()?;
+            (f.len() == 3 && f[1] != "?" && line > 0 && known.contains(&addr))
+                .then(|| (addr, f[1].into(), f[2].into()))
+        })
+        .collect()
+}
+
 fn check_lookup(row: &Row, funcs: &[ListEntry], problems: &mut Vec<String>) {
     let text = match std::fs::read_to_string(&row.addr2line) {
         Ok(t) => t,
         Err(e) => return problems.push(format!("{}: {e}", row.addr2line.display())),
     };
     let known: HashSet<u64> = funcs.iter().map(|f| f.entry).collect();
-    let truth: Vec<(u64, &str, &str)> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            let addr = u64::from_str_radix(f.first()?.trim_start_matches("0x"), 16).ok()?;
-            (f.len() == 3 && f[1] != "?" && known.contains(&addr)).then(|| (addr, f[1], f[2]))
-        })
-        .collect();
+    let mut truth = addr2line_truth(&text, &known);
+    if truth.len() < funcs.len() / 2 {
+        // Go 1.15's addr2line does not find pclntab in `.data.rel.ro.gopclntab` (PIE): ask the
+        // newest toolchain's, which reads it.
+        let addrs: String = text
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(|a| format!("0x{a}\n"))
+            .collect();
+        let names: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+        let out = common::pipe(
+            common::go("1.27.3")
+                .args(["tool", "addr2line"])
+                .arg(&row.twin),
+            addrs.as_bytes(),
+        );
+        let answers: Vec<&str> = out.lines().collect();
+        let redone: String = names
+            .iter()
+            .zip(answers.chunks(2))
+            .map(|(a, ans)| {
+                format!(
+                    "{a}\t{}\t{}\n",
+                    ans.first().unwrap_or(&"?"),
+                    ans.get(1).unwrap_or(&"?:0")
+                )
+            })
+            .collect();
+        truth = addr2line_truth(&redone, &known);
+    }
     if truth.len() < funcs.len() / 2 {
         problems.push(format!(
             "addr2line truth covers only {} of {} functions",
@@ -212,6 +264,7 @@ fn check_lookup(row: &Row, funcs: &[ListEntry], problems: &mut Vec<String>) {
     };
     for ((addr, func, fileline), g) in truth.iter().zip(&got) {
         let (file, line) = fileline.rsplit_once(':').unwrap_or((fileline, "0"));
+        let func = func.as_str();
         let got_line = g.line.map(|l| l.to_string()).unwrap_or_default();
         if g.function.as_deref() != Some(func)
             || g.file.as_deref() != Some(file)

@@ -119,9 +119,12 @@ fn from_macho<'data>(file: &'data [u8], m: &MachO<'_>) -> Result<Container<'data
         }
     }
     let mut symbols = Vec::new();
-    let mut nsyms = 0usize;
+    let mut defined = 0usize;
     for (name, nlist) in m.symbols().flatten() {
-        nsyms += 1;
+        // N_SECT: defined in a section (stripped files keep only undefined dynamic imports).
+        if nlist.n_type & 0x0e == 0x0e {
+            defined += 1;
+        }
         // Mach-O C symbols carry a leading underscore; Go's do not.
         let name = name
             .strip_prefix('_')
@@ -143,7 +146,7 @@ fn from_macho<'data>(file: &'data [u8], m: &MachO<'_>) -> Result<Container<'data
         },
         ptr_size: if m.is_64 { 8 } else { 4 },
         pie: m.header.flags & goblin::mach::header::MH_PIE != 0,
-        stripped: !symbols.iter().any(|(n, _)| n.starts_with("runtime.")) && nsyms < 64,
+        stripped: defined == 0,
         has_dwarf: sections
             .iter()
             .any(|s| s.name.starts_with("__debug_") || s.name.starts_with("__zdebug_")),

@@ -49,6 +49,23 @@ pub fn go(release: &str) -> Command {
     cmd
 }
 
+/// Runs `cmd` with `input` on stdin; its stdout.
+pub fn pipe(cmd: &mut Command, input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// One line of `gosyms list --json`. Unknown fields fail the test: a new field means updating
 /// this, the README schema and the test together.
 #[derive(Debug, Deserialize, Clone)]
@@ -154,6 +171,16 @@ pub struct NmSym {
     pub addr: u64,
     pub size: u64,
     pub name: String,
+}
+
+/// The defined text symbols (`T`, `t`) of a `go tool nm` output without sizes.
+pub fn parse_nm_any(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 3 && matches!(f[1], "T" | "t")
+        })
+        .collect()
 }
 
 /// The text symbols (`T`, `t`) of a `go tool nm -size -n` output.
