@@ -56,6 +56,10 @@ pub fn package_of(name: &str) -> &str {
 
 /// Where a package comes from: the main module, the standard library or a dependency.
 pub fn origin(package: &str, info: Option<&BuildInfo>) -> Kind {
+    if package.is_empty() {
+        // Outside every package: compiler-generated code, and assembly helpers with bare names.
+        return Kind::Generated;
+    }
     if package == "main" {
         return Kind::User;
     }
@@ -147,6 +151,7 @@ mod tests {
             Kind::Std
         );
         assert_eq!(origin("internal/abi", None), Kind::Std);
+        assert_eq!(origin("", None), Kind::Generated);
     }
 
     #[test]
