@@ -2,24 +2,16 @@
 
 mod common;
 
-use common::{cache, run};
+use common::run;
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gosyms-bad-input-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("bad-input").join(name)
 }
 
 /// A small real Go binary from the matrix, to damage.
 fn go_binary() -> PathBuf {
-    let p = cache().join("matrix/1.21.13/linux_amd64/exe-stripped");
-    assert!(
-        p.exists(),
-        "{} missing: run testdata/build-matrix.sh (the README test command does)",
-        p.display()
-    );
-    p
+    common::matrix_binary("1.21.13", "linux_amd64", "exe-stripped")
 }
 
 /// Runs every subcommand on `path` and checks each fails as it should, with `reason` in the message.

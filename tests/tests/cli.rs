@@ -2,15 +2,10 @@
 
 mod common;
 
-use common::{cache, run};
+use common::run;
 
 fn prog() -> String {
-    let p = cache().join("matrix/1.21.13/linux_amd64/exe-stripped");
-    assert!(
-        p.exists(),
-        "{} missing: run testdata/build-matrix.sh (the README test command does)",
-        p.display()
-    );
+    let p = common::matrix_binary("1.21.13", "linux_amd64", "exe-stripped");
     p.to_str().unwrap().to_string()
 }
 

@@ -3,26 +3,15 @@
 
 mod common;
 
-use common::{cache, run};
+use common::run;
 use std::path::PathBuf;
 
 fn matrix_binary(target: &str) -> PathBuf {
-    let p = cache()
-        .join("matrix/1.21.13")
-        .join(target)
-        .join("exe-stripped");
-    assert!(
-        p.exists(),
-        "{} missing: run testdata/build-matrix.sh (the README test command does)",
-        p.display()
-    );
-    p
+    common::matrix_binary("1.21.13", target, "exe-stripped")
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gosyms-formats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("formats").join(name)
 }
 
 fn stdout_of(args: &[&str]) -> String {

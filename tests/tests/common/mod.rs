@@ -39,6 +39,29 @@ pub fn cache() -> PathBuf {
     }
 }
 
+/// A binary of the matrix (`testdata/build-matrix.sh`), built by Go `release` for `target`
+/// (`linux_amd64`) as `variant` (`exe-stripped`).
+pub fn matrix_binary(release: &str, target: &str, variant: &str) -> PathBuf {
+    let p = cache()
+        .join("matrix")
+        .join(release)
+        .join(target)
+        .join(variant);
+    assert!(
+        p.exists(),
+        "{} missing: run testdata/build-matrix.sh (the README test command does)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh scratch directory for this test process, named after `what`.
+pub fn scratch(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gosyms-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
 /// A Go toolchain's `go` command (`release` as in install-toolchains.sh) with GOROOT set.
 pub fn go(release: &str) -> Command {
     let root = cache().join("go").join(release);
@@ -81,22 +104,26 @@ pub struct ListEntry {
     pub line: Option<i64>,
 }
 
-/// `gosyms list --json BINARY`.
-pub fn list(path: &Path) -> Result<Vec<ListEntry>, String> {
+/// The stdout of `gosyms SUBCOMMAND --json BINARY`, which must succeed.
+fn json_stdout(subcommand: &str, path: &Path) -> Result<Vec<u8>, String> {
     let out = Command::new(gosyms())
-        .arg("list")
-        .arg("--json")
+        .args([subcommand, "--json"])
         .arg(path)
         .output()
         .expect("run gosyms");
     if !out.status.success() {
         return Err(format!(
-            "gosyms list exited {}: {}",
+            "gosyms {subcommand} exited {}: {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
+    Ok(out.stdout)
+}
+
+/// `gosyms list --json BINARY`.
+pub fn list(path: &Path) -> Result<Vec<ListEntry>, String> {
+    let text = String::from_utf8(json_stdout("list", path)?).map_err(|e| e.to_string())?;
     text.lines()
         .map(|l| serde_json::from_str(l).map_err(|e| format!("bad JSON line {l:?}: {e}")))
         .collect()
@@ -149,20 +176,7 @@ pub fn lookup(path: &Path, addrs: &[u64]) -> Result<Vec<LookupEntry>, String> {
 
 /// `gosyms info --json BINARY`, as a JSON value.
 pub fn info(path: &Path) -> Result<serde_json::Value, String> {
-    let out = Command::new(gosyms())
-        .arg("info")
-        .arg("--json")
-        .arg(path)
-        .output()
-        .expect("run gosyms");
-    if !out.status.success() {
-        return Err(format!(
-            "gosyms info exited {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    serde_json::from_slice(&json_stdout("info", path)?).map_err(|e| e.to_string())
 }
 
 /// A text symbol from `go tool nm -size -n`.
