@@ -57,6 +57,14 @@ pub enum Error {
     /// The file is packed (its code is compressed and only unpacked at run time).
     #[error("packed with {0}: unpack it first (e.g. `upx -d`)")]
     Packed(&'static str),
+    /// A function table of a layout this version of gosyms does not know (a newer Go release?).
+    #[error("unsupported pclntab version: magic {magic:#x} at file offset {offset:#x} (a Go release newer than this gosyms?)")]
+    UnsupportedVersion {
+        /// The magic number found.
+        magic: u32,
+        /// Where.
+        offset: u64,
+    },
     /// No Go function table was found.
     #[error("no Go function table found (not a Go binary?)")]
     NotGo,

@@ -97,6 +97,14 @@ impl PcHeader {
             (Some(v), _, _) => (v, r.endian()),
             (None, Some(v), _) => (v, Endian::Little),
             (None, None, Some(v)) => (v, Endian::Big),
+            // Every magic so far is 0xfffffffX or 0xfffffff0..: a new one would likely be too.
+            (None, None, None) if le >> 8 == 0x00ff_ffff || be >> 8 == 0x00ff_ffff => {
+                let magic = if le >> 8 == 0x00ff_ffff { le } else { be };
+                return Err(Error::UnsupportedVersion {
+                    magic,
+                    offset: r.base(),
+                });
+            }
             (None, None, None) => {
                 return Err(Error::BadValue {
                     what: "pcHeader.magic",
@@ -276,6 +284,15 @@ pub(crate) mod tests {
         let mut absurd = header120(Endian::Little, 3);
         absurd[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(PcHeader::parse(&Reader::new(&absurd, 0, Endian::Little), None).is_err());
+        let mut future = header120(Endian::Little, 3);
+        future[0] = 0xf5;
+        assert_eq!(
+            PcHeader::parse(&Reader::new(&future, 0x40, Endian::Little), None),
+            Err(Error::UnsupportedVersion {
+                magic: 0xffff_fff5,
+                offset: 0x40
+            })
+        );
         let mut zeroed = header120(Endian::Little, 3);
         zeroed[..4].fill(0);
         assert!(PcHeader::parse(&Reader::new(&zeroed, 0, Endian::Little), None).is_err());

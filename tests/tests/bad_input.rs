@@ -201,3 +201,17 @@ fn no_match_exits_one() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn unknown_table_version() {
+    let mut data = std::fs::read(go_binary()).unwrap();
+    let magic = [0xf1, 0xff, 0xff, 0xff, 0, 0];
+    let at = data
+        .windows(6)
+        .position(|w| w == magic)
+        .expect("pclntab magic");
+    data[at] = 0xf5;
+    let p = scratch("future-version");
+    std::fs::write(&p, &data).unwrap();
+    assert_rejected(&p, "unsupported pclntab version: magic 0xfffffff5");
+}
