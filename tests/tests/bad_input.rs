@@ -204,13 +204,27 @@ fn no_match_exits_one() {
 
 #[test]
 fn unknown_table_version() {
-    let mut data = std::fs::read(go_binary()).unwrap();
+    let bin = go_binary();
+    let info = common::info(&bin).unwrap();
+    let mut data = std::fs::read(&bin).unwrap();
     let magic = [0xf1, 0xff, 0xff, 0xff, 0, 0];
     let at = data
         .windows(6)
         .position(|w| w == magic)
         .expect("pclntab magic");
     data[at] = 0xf5;
+    // An altered magic alone is what obfuscators do: the table is still found through moduledata.
+    let p = scratch("altered-magic");
+    std::fs::write(&p, &data).unwrap();
+    assert_eq!(
+        common::info(&p).unwrap()["pclntab"]["found_by"],
+        "moduledata"
+    );
+    // Without the moduledata pointer to it, the table is reported as of an unknown version.
+    let vaddr = info["pclntab"]["vaddr"].as_u64().unwrap().to_le_bytes();
+    while let Some(i) = data.windows(8).position(|w| w == vaddr) {
+        data[i..i + 8].fill(0);
+    }
     let p = scratch("future-version");
     std::fs::write(&p, &data).unwrap();
     assert_rejected(&p, "unsupported pclntab version: magic 0xfffffff5");
