@@ -90,18 +90,7 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
     if let Some(packer) = packed(c) {
         return Err(Error::Packed(packer));
     }
-    // A table that looked like pclntab but was unreadable is worth reporting as such.
-    Err(first_error
-        .filter(|e| {
-            !matches!(
-                e,
-                Error::BadValue {
-                    what: "pcHeader.magic",
-                    ..
-                }
-            )
-        })
-        .unwrap_or(Error::NotGo))
+    Err(first_error.unwrap_or(Error::NotGo))
 }
 
 /// The moduledata layouts to try, the one the Go version names first.
