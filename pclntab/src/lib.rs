@@ -45,6 +45,7 @@ pub use pcheader::{PcHeader, PclnVersion};
 pub use reader::Endian;
 pub use table::{Func, FuncLayout, LineTable};
 
+use reader::Reader;
 use std::borrow::Cow;
 
 /// Maps a file into memory, read-only.
@@ -79,6 +80,7 @@ pub struct GoBinary<'data> {
     pub build_info: Option<BuildInfo>,
     /// A problem with the build information, if it was there but unreadable.
     pub build_info_error: Option<Error>,
+    go_minor: Option<u32>,
 }
 
 /// A function, with what gosyms reports about it.
@@ -195,6 +197,7 @@ impl<'data> GoBinary<'data> {
             moduledata: found.moduledata,
             build_info,
             build_info_error,
+            go_minor,
         })
     }
 
@@ -208,7 +211,7 @@ impl<'data> GoBinary<'data> {
 
     /// The minor number of the Go 1.x release, when known.
     pub fn go_minor(&self) -> Option<u32> {
-        self.go_version().and_then(go_minor)
+        self.go_minor
     }
 
     /// GOOS: from the build settings when recorded, else from the container.
@@ -239,10 +242,14 @@ impl<'data> GoBinary<'data> {
             (None, None)
         };
         let name = utf8(func.name);
-        let package = names::package_of(&name);
+        // Borrow the package from the name when the name is borrowed from the file.
+        let package: Cow<'data, str> = match &name {
+            Cow::Borrowed(n) => Cow::Borrowed(names::package_of(n)),
+            Cow::Owned(n) => Cow::Owned(names::package_of(n).to_string()),
+        };
         let kind = names::kind(
             &name,
-            package,
+            &package,
             file,
             func.flag,
             self.go_minor(),
@@ -252,7 +259,7 @@ impl<'data> GoBinary<'data> {
             func,
             entry: func.entry,
             end: VirtAddr(func.entry.0 + size),
-            package: Cow::Owned(package.to_string()),
+            package,
             name,
             kind,
             file: file.map(utf8),
@@ -385,11 +392,23 @@ impl<'data> GoBinary<'data> {
     }
 }
 
-use reader::Reader;
-
 /// The N of a `go1.N...` version string.
 pub fn go_minor(version: &str) -> Option<u32> {
     let rest = version.strip_prefix("go1.")?;
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    digits.parse().ok()
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest.get(..end)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn go_minor_versions() {
+        assert_eq!(super::go_minor("go1.18"), Some(18));
+        assert_eq!(super::go_minor("go1.21.13"), Some(21));
+        assert_eq!(super::go_minor("go1.22rc1"), Some(22));
+        assert_eq!(super::go_minor("devel +abc"), None);
+        assert_eq!(super::go_minor("go1."), None);
+    }
 }
