@@ -3,20 +3,65 @@
 use super::{elf_arch, Container, FileOffset, Format, Region, Section, VirtAddr, WANTED_SYMBOLS};
 use crate::reader::Endian;
 use crate::{Error, Result};
+use goblin::container::{Container as Class, Ctx, Endian as ByteOrder};
+use goblin::elf::sym::Symtab;
 use goblin::elf::{program_header::*, section_header::*, Elf};
+use goblin::strtab::Strtab;
 
-pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
-    let elf = Elf::parse(file).map_err(|e| Error::Container {
+fn err(e: goblin::error::Error) -> Error {
+    Error::Container {
         format: "ELF",
         message: e.to_string(),
-    })?;
-    let endian = if elf.little_endian {
-        Endian::Little
-    } else {
-        Endian::Big
+    }
+}
+
+/// Reads the file header, program headers, section headers and the symbol table, and nothing
+/// else: goblin's full parse also reads the dynamic section and its hash tables, which fails on
+/// files the kernel loads fine (s390x uses 64-bit hash entries) and which gosyms never needs.
+pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
+    use goblin::elf::header::{EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB};
+    let header = Elf::parse_header(file).map_err(err)?;
+    let is_64 = header.e_ident.get(EI_CLASS) == Some(&ELFCLASS64);
+    let little = header.e_ident.get(EI_DATA) == Some(&ELFDATA2LSB);
+    let endian = if little { Endian::Little } else { Endian::Big };
+    let ctx = Ctx::new(
+        if is_64 { Class::Big } else { Class::Little },
+        if little {
+            ByteOrder::Little
+        } else {
+            ByteOrder::Big
+        },
+    );
+    let arch = elf_arch(header.e_machine, is_64, endian)
+        .ok_or_else(|| Error::UnsupportedArch(format!("ELF machine {}", header.e_machine)))?;
+    let program_headers = ProgramHeader::parse(
+        file,
+        header.e_phoff as usize,
+        usize::from(header.e_phnum),
+        ctx,
+    )
+    .map_err(err)?;
+    let section_headers = SectionHeader::parse(
+        file,
+        header.e_shoff as usize,
+        usize::from(header.e_shnum),
+        ctx,
+    )
+    .map_err(err)?;
+    let strtab_of =
+        |sh: &SectionHeader| Strtab::parse(file, sh.sh_offset as usize, sh.sh_size as usize, 0);
+    let shdr_strtab = section_headers
+        .get(usize::from(header.e_shstrndx))
+        .map(strtab_of)
+        .transpose()
+        .map_err(err)?
+        .unwrap_or_default();
+    let elf = Parsed {
+        header,
+        program_headers,
+        section_headers,
+        shdr_strtab,
     };
-    let arch = elf_arch(elf.header.e_machine, elf.is_64, endian)
-        .ok_or_else(|| Error::UnsupportedArch(format!("ELF machine {}", elf.header.e_machine)))?;
 
     let sections: Vec<Section> = elf
         .section_headers
@@ -51,11 +96,31 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         })
         .collect();
 
+    // The symbol table, if any; a damaged one is ignored (it is only a shortcut).
     let mut symbols = Vec::new();
-    for sym in elf.syms.iter() {
-        if let Some(name) = elf.strtab.get_at(sym.st_name) {
-            if WANTED_SYMBOLS.contains(&name) {
-                symbols.push((name.to_string(), sym.st_value));
+    if let Some(symtab) = elf
+        .section_headers
+        .iter()
+        .find(|sh| sh.sh_type == SHT_SYMTAB)
+    {
+        let entsize = if is_64 { 24 } else { 16 };
+        let syms = Symtab::parse(
+            file,
+            symtab.sh_offset as usize,
+            (symtab.sh_size / entsize) as usize,
+            ctx,
+        );
+        let names = elf
+            .section_headers
+            .get(symtab.sh_link as usize)
+            .map(strtab_of);
+        if let (Ok(syms), Some(Ok(names))) = (syms, names) {
+            for sym in syms.iter() {
+                if let Some(name) = names.get_at(sym.st_name) {
+                    if WANTED_SYMBOLS.contains(&name) {
+                        symbols.push((name.to_string(), sym.st_value));
+                    }
+                }
             }
         }
     }
@@ -75,7 +140,7 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         arch,
         os: Some(os),
         endian,
-        ptr_size: if elf.is_64 { 8 } else { 4 },
+        ptr_size: if is_64 { 8 } else { 4 },
         pie: elf.header.e_type == goblin::elf::header::ET_DYN,
         stripped: !sections.iter().any(|s| s.name == ".symtab"),
         has_dwarf: sections
@@ -86,4 +151,12 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         other_arches: Vec::new(),
         symbols,
     })
+}
+
+/// The parts of the ELF file gosyms reads.
+struct Parsed<'data> {
+    header: goblin::elf::Header,
+    program_headers: Vec<ProgramHeader>,
+    section_headers: Vec<SectionHeader>,
+    shdr_strtab: Strtab<'data>,
 }
