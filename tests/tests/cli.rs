@@ -42,7 +42,10 @@ fn user_and_std_filters() {
         "{user:?}"
     );
     let std = names(&["list", "--std", &p]);
-    assert!(std.contains(&"runtime.main".to_string()) && std.contains(&"sync.(*WaitGroup).Wait".to_string()));
+    assert!(
+        std.contains(&"runtime.main".to_string())
+            && std.contains(&"sync.(*WaitGroup).Wait".to_string())
+    );
     assert!(
         !std.iter()
             .any(|n| n.starts_with("main.") || n.starts_with("example.com/")),

@@ -365,3 +365,63 @@ fn matrix_covers_every_toolchain_and_format() {
         .iter()
         .any(|r| r.variant.starts_with("cgo") && r.stripped));
 }
+
+/// README's coverage table, made from the manifest: Go release by target, with the variants
+/// tested in each cell (e exe, p pie, c cgo; each stripped and not).
+fn coverage_table(rows: &[Row]) -> String {
+    let mut releases: Vec<&str> = rows.iter().map(|r| r.go_version.as_str()).collect();
+    releases.dedup();
+    let mut targets: Vec<(String, &str)> = Vec::new();
+    for r in rows {
+        let t = (format!("{}/{}", r.goos, r.goarch), format_of(&r.goos));
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    targets.sort();
+    let mut out = String::from("| Go | ");
+    out.push_str(
+        &targets
+            .iter()
+            .map(|(t, f)| format!("{t} ({f})"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    out.push_str(" |\n|---|");
+    out.push_str(&"---|".repeat(targets.len()));
+    out.push('\n');
+    for rel in releases {
+        out.push_str(&format!("| {rel} |"));
+        for (t, _) in &targets {
+            let mut cell = String::new();
+            for (v, letter) in [("exe", 'e'), ("pie", 'p'), ("cgo", 'c')] {
+                let has = |stripped: bool| {
+                    rows.iter().any(|r| {
+                        r.go_version == rel
+                            && format!("{}/{}", r.goos, r.goarch) == *t
+                            && r.variant.trim_end_matches("-stripped") == v
+                            && r.stripped == stripped
+                    })
+                };
+                if has(true) && has(false) {
+                    cell.push(letter);
+                }
+            }
+            out.push_str(&format!(" {} |", if cell.is_empty() { "-" } else { &cell }));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn readme_coverage_table_is_the_tested_matrix() {
+    let table = coverage_table(&manifest());
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's coverage table must be exactly:\n{table}"
+    );
+}
