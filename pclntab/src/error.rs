@@ -43,8 +43,8 @@ pub enum Error {
         /// What the container parser reported.
         message: String,
     },
-    /// A fat Mach-O file without the requested architecture.
-    #[error("fat Mach-O file has no {wanted} slice (it has: {available})")]
+    /// The file has no code for the requested architecture (`--arch`).
+    #[error("no {wanted} code in this file (it has: {available})")]
     NoSuchArch {
         /// The GOARCH asked for.
         wanted: String,

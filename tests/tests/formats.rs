@@ -90,7 +90,6 @@ fn fat_macho() {
     assert_eq!(info["other_arches"], serde_json::json!(["arm64"]));
     let out = run(&["list", "--arch", "ppc64", p]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("has no ppc64 slice (it has: amd64,arm64)")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no ppc64 code in this file (it has: amd64,arm64)"));
 }

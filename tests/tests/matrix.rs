@@ -170,6 +170,13 @@ fn check_info(row: &Row, problems: &mut Vec<String>) {
     if !row.stripped && !has_symbols {
         problems.push("the unstripped build has no symbols".into());
     }
+    // -w drops DWARF; the unstripped builds keep it.
+    if v["dwarf"] != !row.stripped {
+        problems.push(format!(
+            "info dwarf={} for a build stripped={}",
+            v["dwarf"], row.stripped
+        ));
+    }
     let cgo = row.variant.starts_with("cgo");
     if v["cgo"] != cgo {
         problems.push(format!("info cgo={} for variant {}", v["cgo"], row.variant));

@@ -24,7 +24,11 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         .sections
         .iter()
         .map(|s| {
-            let name = s.name().unwrap_or("").to_string();
+            // Long names (.debug_info, .zdebug_*) live in the COFF string table.
+            let name = s
+                .real_name
+                .clone()
+                .unwrap_or_else(|| s.name().unwrap_or("").to_string());
             let file_size = u64::from(
                 s.size_of_raw_data
                     .min(s.virtual_size.max(s.size_of_raw_data)),
@@ -101,11 +105,9 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         ptr_size: if pe.is_64 { 8 } else { 4 },
         pie: dll_chars & 0x40 != 0,
         stripped,
-        has_dwarf: sections.iter().any(|s| {
-            s.name.starts_with(".debug_")
-                || s.name.starts_with(".zdebug_")
-                || s.name.starts_with('/')
-        }),
+        has_dwarf: sections
+            .iter()
+            .any(|s| s.name.starts_with(".debug_") || s.name.starts_with(".zdebug_")),
         sections,
         regions,
         other_arches: Vec::new(),
