@@ -570,3 +570,142 @@ impl<'data> LineTable<'data> {
         self.names.cstr("function name", u64::from(nameoff))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::Endian;
+
+    fn uvarint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// Encodes (value delta, pc delta in instructions) pairs as the Go linker does.
+    fn encode(pairs: &[(i64, u64)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &(dv, dpc) in pairs {
+            let zz = if dv < 0 {
+                ((!dv as u64) << 1) | 1
+            } else {
+                (dv as u64) << 1
+            };
+            uvarint(zz, &mut out);
+            uvarint(dpc, &mut out);
+        }
+        out.push(0);
+        out
+    }
+
+    fn iter(data: &[u8], quantum: u64, limit: u64) -> PcValueIter<'_> {
+        PcValueIter {
+            r: Reader::new(data, 0x500, Endian::Little),
+            off: 0,
+            pc: 0x1000,
+            limit,
+            value: -1,
+            quantum,
+            first: true,
+            done: false,
+        }
+    }
+
+    fn collect(mut it: PcValueIter<'_>) -> Result<Vec<PcValue>> {
+        let mut out = Vec::new();
+        while let Some(v) = it.next()? {
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn decodes_pc_value_steps() {
+        let data = encode(&[(5, 4), (-2, 3), (200, 1)]);
+        let steps = collect(iter(&data, 4, 0x2000)).unwrap();
+        assert_eq!(
+            steps,
+            [
+                PcValue {
+                    start: 0x1000,
+                    end: 0x1010,
+                    value: 4
+                },
+                PcValue {
+                    start: 0x1010,
+                    end: 0x101c,
+                    value: 2
+                },
+                PcValue {
+                    start: 0x101c,
+                    end: 0x1020,
+                    value: 202
+                },
+            ]
+        );
+        // A first value delta of 0 is a real step (value -1), not the end.
+        let data = encode(&[(0, 2)]);
+        assert_eq!(
+            collect(iter(&data, 1, 0x2000)).unwrap(),
+            [PcValue {
+                start: 0x1000,
+                end: 0x1002,
+                value: -1
+            }]
+        );
+    }
+
+    #[test]
+    fn stops_at_the_limit_and_at_truncation() {
+        let data = encode(&[(1, 0x100)]);
+        assert!(matches!(
+            collect(iter(&data, 1, 0x1080)),
+            Err(Error::BadValue {
+                what: "pc-value pc delta",
+                ..
+            })
+        ));
+        let data = [0x02u8];
+        assert!(matches!(
+            collect(iter(&data, 1, 0x2000)),
+            Err(Error::Truncated { offset: 0x501, .. })
+        ));
+        // After an error the iterator is done for good.
+        let mut it = iter(&data, 1, 0x2000);
+        assert!(it.next().is_err());
+        assert_eq!(it.next(), Ok(None));
+    }
+
+    #[test]
+    fn text_map_follows_text_sections() {
+        let one = TextMap {
+            start: 0x401000,
+            sections: Vec::new(),
+        };
+        assert_eq!(one.addr(0x20), 0x401020);
+        let split = TextMap {
+            start: 0x10000,
+            sections: vec![
+                TextSect {
+                    vaddr: 0,
+                    end: 0x1000,
+                    baseaddr: 0x10000,
+                },
+                TextSect {
+                    vaddr: 0x1000,
+                    end: 0x2000,
+                    baseaddr: 0x20000,
+                },
+            ],
+        };
+        assert_eq!(split.addr(0x10), 0x10010);
+        assert_eq!(split.addr(0x1010), 0x20010);
+        assert_eq!(
+            split.addr(0x2000),
+            0x21000,
+            "the end of the last section maps too"
+        );
+    }
+}
