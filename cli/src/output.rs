@@ -17,6 +17,8 @@ pub struct ListEntry<'a> {
     kind: &'static str,
     file: Option<&'a str>,
     line: Option<i32>,
+    args_bytes: Option<u32>,
+    frame_bytes: i32,
 }
 
 impl<'a> ListEntry<'a> {
@@ -30,6 +32,8 @@ impl<'a> ListEntry<'a> {
             kind: f.kind.name(),
             file: f.file.as_deref(),
             line: f.line,
+            args_bytes: f.args_size,
+            frame_bytes: f.frame_size,
         }
     }
 }

@@ -102,6 +102,11 @@ pub struct Function<'data> {
     pub file: Option<Cow<'data, str>>,
     /// Source line of the entry.
     pub line: Option<i32>,
+    /// Bytes of arguments and results on the stack frame (`args`); `None` when the table says
+    /// unknown (assembly without a declared size).
+    pub args_size: Option<u32>,
+    /// Largest SP delta in the body: the frame size (`funcMaxSPDelta`).
+    pub frame_size: i32,
 }
 
 impl Function<'_> {
@@ -235,7 +240,7 @@ impl<'data> GoBinary<'data> {
     /// Function `i` of the table.
     pub fn function(&self, i: usize, with_lines: bool) -> Result<Function<'data>> {
         let func = self.table.func(i)?;
-        let size = self.table.code_size(&func)?;
+        let extent = self.table.extent(&func)?;
         let (file, line) = if with_lines {
             self.table.file_line(&func, func.entry)?
         } else {
@@ -258,7 +263,9 @@ impl<'data> GoBinary<'data> {
         Ok(Function {
             func,
             entry: func.entry,
-            end: VirtAddr(func.entry.0 + size),
+            end: VirtAddr(func.entry.0 + extent.code_size),
+            frame_size: extent.frame_size,
+            args_size: u32::try_from(func.args).ok(),
             package,
             name,
             kind,

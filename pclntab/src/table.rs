@@ -190,6 +190,15 @@ pub struct LineTable<'data> {
     functab: Reader<'data>,
 }
 
+/// How far a function's code and stack frame reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// Bytes of code, padding excluded.
+    pub code_size: u64,
+    /// The largest SP delta in its body (bytes below the return address).
+    pub frame_size: i32,
+}
+
 /// One step of a pc-value table: `value` holds for PCs in `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcValue {
@@ -459,29 +468,29 @@ impl<'data> LineTable<'data> {
         Ok(None)
     }
 
-    /// The code size of `f`: where its pc-value tables end (the linker emits them up to the last
-    /// instruction), else up to the next function.
-    pub fn code_size(&self, f: &Func<'_>) -> Result<u64> {
+    /// The code size of `f` and its frame size, from one walk of its pcsp table.
+    ///
+    /// The code ends where the pc-value tables end (the linker writes them up to the last
+    /// instruction, so alignment padding is not counted); without tables, at the next function.
+    /// The frame size is the largest SP delta (`funcMaxSPDelta`), 0 without a pcsp table.
+    pub fn extent(&self, f: &Func<'_>) -> Result<Extent> {
         let table = if f.pcsp != 0 { f.pcsp } else { f.pcln };
         let mut it = self.pcvalues(f, table)?;
         let mut end = f.entry.0;
+        let mut frame = 0;
         while let Some(v) = it.next()? {
             end = v.end;
+            if f.pcsp != 0 {
+                frame = frame.max(v.value);
+            }
         }
         if end == f.entry.0 {
             end = f.next_entry.0.max(f.entry.0);
         }
-        Ok(end - f.entry.0)
-    }
-
-    /// The largest SP delta the pcsp table reaches: the frame size.
-    pub fn frame_size(&self, f: &Func<'_>) -> Result<i32> {
-        let mut it = self.pcvalues(f, f.pcsp)?;
-        let mut max = 0;
-        while let Some(v) = it.next()? {
-            max = max.max(v.value);
-        }
-        Ok(max)
+        Ok(Extent {
+            code_size: end - f.entry.0,
+            frame_size: frame,
+        })
     }
 
     /// The name of the file with index `fileno` (a pcfile value) in `f`'s compilation unit.

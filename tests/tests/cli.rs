@@ -71,3 +71,30 @@ fn filter_sort_and_lines() {
         "{fileline}"
     );
 }
+
+/// `main.fib(n int) int`: the stack ABI reserves room for the argument and the result, the
+/// register ABI only a spill slot for the argument; the frame holds at least the saved
+/// frame pointer or link register.
+#[test]
+fn args_and_frame_sizes() {
+    for (release, target, args) in [
+        ("1.15", "linux_amd64", 16),
+        ("1.15", "linux_386", 8),
+        ("1.21.13", "linux_amd64", 8),
+        ("1.21.13", "linux_arm64", 8),
+        ("1.21.13", "linux_386", 8),
+    ] {
+        let p = common::matrix_binary(release, target, "exe-stripped");
+        let f = common::list(&p)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.name == "main.fib")
+            .unwrap();
+        assert_eq!(f.args_bytes, Some(args), "{release} {target}");
+        assert!(
+            f.frame_bytes >= 4,
+            "{release} {target}: frame {}",
+            f.frame_bytes
+        );
+    }
+}

@@ -102,6 +102,8 @@ pub struct ListEntry {
     pub kind: String,
     pub file: Option<String>,
     pub line: Option<i64>,
+    pub args_bytes: Option<u32>,
+    pub frame_bytes: i64,
 }
 
 /// The stdout of `gosyms SUBCOMMAND --json BINARY`, which must succeed.
