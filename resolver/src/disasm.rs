@@ -1,0 +1,1 @@
+//! Return sites and prologue ends, by decoding the machine code of a function.

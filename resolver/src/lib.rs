@@ -1,0 +1,11 @@
+//! This crate turns Go function names and patterns into uprobe attach points: the file offset
+//! of each function's entry and of the point just past its stack-bound check, the file offset
+//! of every return instruction, the calling convention, and where each argument and result
+//! lives (a register, or an offset from the stack pointer at the probe) with its Go type.
+//!
+//! It reads the binary through the `pclntab` crate, takes types from DWARF when the binary (or
+//! a debug file) has it, from a signature the user writes, or from the runtime's own
+//! `FUNCDATA_ArgInfo` as raw words, and never guesses: what it cannot prove it reports as such.
+#![deny(missing_docs)]
+
+pub mod disasm;
