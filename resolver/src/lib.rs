@@ -9,3 +9,5 @@
 #![deny(missing_docs)]
 
 pub mod disasm;
+pub mod dwarf;
+pub mod types;

@@ -1,0 +1,1 @@
+//! Parameters and types from DWARF.

@@ -1,0 +1,214 @@
+//! Go types, as far as a tracer needs them: enough to lay values out in memory and in registers.
+
+use std::fmt;
+
+/// A Go type. Sizes and alignments depend on the pointer size of the target (`int`, `uint`,
+/// `uintptr`, pointers and headers are one word).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoType {
+    /// `bool`.
+    Bool,
+    /// Signed integer of `bits` bits; `bits == 0` is `int` (one word).
+    Int {
+        /// 8, 16, 32, 64, or 0 for `int`.
+        bits: u8,
+    },
+    /// Unsigned integer of `bits` bits; `bits == 0` is `uint` (one word).
+    Uint {
+        /// 8, 16, 32, 64, or 0 for `uint`.
+        bits: u8,
+    },
+    /// `uintptr`.
+    Uintptr,
+    /// `float32` or `float64`.
+    Float {
+        /// 32 or 64.
+        bits: u8,
+    },
+    /// `complex64` or `complex128`.
+    Complex {
+        /// 64 or 128.
+        bits: u8,
+    },
+    /// `string`: a data pointer and a length.
+    String,
+    /// `*T`.
+    Pointer(Box<GoType>),
+    /// `unsafe.Pointer`.
+    UnsafePointer,
+    /// `[]T`: data pointer, length, capacity.
+    Slice(Box<GoType>),
+    /// `[N]T`.
+    Array {
+        /// N.
+        len: u64,
+        /// T.
+        elem: Box<GoType>,
+    },
+    /// `struct { ... }`.
+    Struct(Vec<Field>),
+    /// An interface: a type (or itab) word and a data word. `empty` for `any`/`interface{}`
+    /// (the first word is a type pointer), else the first word is an itab pointer (`error`).
+    Interface {
+        /// `any` / `interface{}`.
+        empty: bool,
+    },
+    /// `map[K]V`: one pointer.
+    Map,
+    /// `chan T`: one pointer.
+    Chan,
+    /// `func(...)`: one pointer (to a closure).
+    Func,
+    /// A defined type (`main.Point`, `time.Duration`) and what it is made of.
+    Named {
+        /// The qualified name.
+        name: String,
+        /// Its underlying type.
+        underlying: Box<GoType>,
+    },
+}
+
+/// A struct field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The field name (`_` for blank fields).
+    pub name: String,
+    /// Its type.
+    pub ty: GoType,
+}
+
+impl GoType {
+    /// The type with any `Named` wrappers removed.
+    pub fn underlying(&self) -> &GoType {
+        match self {
+            GoType::Named { underlying, .. } => underlying.underlying(),
+            t => t,
+        }
+    }
+
+    /// Size in bytes for pointer size `ptr` (4 or 8). Saturates instead of overflowing.
+    pub fn size(&self, ptr: u64) -> u64 {
+        match self.underlying() {
+            GoType::Bool => 1,
+            GoType::Int { bits } | GoType::Uint { bits } => {
+                if *bits == 0 {
+                    ptr
+                } else {
+                    u64::from(*bits) / 8
+                }
+            }
+            GoType::Float { bits } | GoType::Complex { bits } => u64::from(*bits) / 8,
+            GoType::Uintptr | GoType::Pointer(_) | GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
+                ptr
+            }
+            GoType::String | GoType::Interface { .. } => 2 * ptr,
+            GoType::Slice(_) => 3 * ptr,
+            GoType::Array { len, elem } => len.saturating_mul(elem.size(ptr)),
+            GoType::Struct(fields) => {
+                let mut off = 0u64;
+                for f in fields {
+                    off = align_up(off, f.ty.align(ptr)).saturating_add(f.ty.size(ptr));
+                }
+                // A final zero-size field gets a byte of padding, so that its address stays
+                // inside the struct (cmd/compile types.CalcStructSize).
+                if fields.last().is_some_and(|f| f.ty.size(ptr) == 0) && off > 0 {
+                    off = off.saturating_add(1);
+                }
+                align_up(off, self.align(ptr))
+            }
+            GoType::Named { .. } => 0,
+        }
+    }
+
+    /// Alignment in bytes for pointer size `ptr`. 64-bit integers and floats are 4-aligned on
+    /// 32-bit targets, as Go lays them out.
+    pub fn align(&self, ptr: u64) -> u64 {
+        match self.underlying() {
+            GoType::Bool => 1,
+            GoType::Int { bits } | GoType::Uint { bits } | GoType::Float { bits } => {
+                if *bits == 0 {
+                    ptr
+                } else {
+                    (u64::from(*bits) / 8).min(ptr)
+                }
+            }
+            GoType::Complex { bits } => (u64::from(*bits) / 16).min(ptr),
+            GoType::Array { elem, .. } => elem.align(ptr),
+            GoType::Struct(fields) => fields.iter().map(|f| f.ty.align(ptr)).max().unwrap_or(1),
+            _ => ptr,
+        }
+    }
+
+    /// Whether the type is floating point (passed in floating-point registers).
+    pub fn is_float(&self) -> bool {
+        matches!(self.underlying(), GoType::Float { .. })
+    }
+}
+
+/// `off` rounded up to a multiple of `align` (a power of two, or 0/1 for none).
+pub fn align_up(off: u64, align: u64) -> u64 {
+    if align <= 1 {
+        return off;
+    }
+    off.checked_add(align - 1).map_or(u64::MAX, |v| v / align * align)
+}
+
+impl fmt::Display for GoType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GoType::Bool => write!(f, "bool"),
+            GoType::Int { bits: 0 } => write!(f, "int"),
+            GoType::Int { bits } => write!(f, "int{bits}"),
+            GoType::Uint { bits: 0 } => write!(f, "uint"),
+            GoType::Uint { bits } => write!(f, "uint{bits}"),
+            GoType::Uintptr => write!(f, "uintptr"),
+            GoType::Float { bits } => write!(f, "float{bits}"),
+            GoType::Complex { bits } => write!(f, "complex{bits}"),
+            GoType::String => write!(f, "string"),
+            GoType::Pointer(t) => write!(f, "*{t}"),
+            GoType::UnsafePointer => write!(f, "unsafe.Pointer"),
+            GoType::Slice(t) => write!(f, "[]{t}"),
+            GoType::Array { len, elem } => write!(f, "[{len}]{elem}"),
+            GoType::Struct(fields) => {
+                write!(f, "struct {{ ")?;
+                for (i, fl) in fields.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "; ")?;
+                    }
+                    write!(f, "{} {}", fl.name, fl.ty)?;
+                }
+                write!(f, " }}")
+            }
+            GoType::Interface { empty: true } => write!(f, "any"),
+            GoType::Interface { empty: false } => write!(f, "interface"),
+            GoType::Map => write!(f, "map"),
+            GoType::Chan => write!(f, "chan"),
+            GoType::Func => write!(f, "func"),
+            GoType::Named { name, .. } => write!(f, "{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, ty: GoType) -> Field {
+        Field { name: name.into(), ty }
+    }
+
+    #[test]
+    fn sizes_and_alignment() {
+        let s = GoType::Struct(vec![field("a", GoType::Bool), field("b", GoType::Int { bits: 64 }), field("c", GoType::Uint { bits: 8 })]);
+        assert_eq!((s.size(8), s.align(8)), (24, 8));
+        // int64 is 4-aligned on 32-bit targets.
+        assert_eq!((s.size(4), s.align(4)), (16, 4));
+        assert_eq!(GoType::String.size(8), 16);
+        assert_eq!(GoType::Slice(Box::new(GoType::Bool)).size(4), 12);
+        let arr = GoType::Array { len: 3, elem: Box::new(GoType::Int { bits: 16 }) };
+        assert_eq!((arr.size(8), arr.align(8)), (6, 2));
+        let trailing_empty = GoType::Struct(vec![field("a", GoType::Int { bits: 32 }), field("z", GoType::Struct(vec![]))]);
+        assert_eq!(trailing_empty.size(8), 8);
+        assert_eq!(GoType::Complex { bits: 128 }.align(8), 8);
+    }
+}
