@@ -8,6 +8,9 @@
 //! `FUNCDATA_ArgInfo` as raw words, and never guesses: what it cannot prove it reports as such.
 #![deny(missing_docs)]
 
+pub mod abi;
 pub mod disasm;
 pub mod dwarf;
+pub mod pattern;
+pub mod signature;
 pub mod types;

@@ -98,9 +98,12 @@ impl GoType {
                 }
             }
             GoType::Float { bits } | GoType::Complex { bits } => u64::from(*bits) / 8,
-            GoType::Uintptr | GoType::Pointer(_) | GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
-                ptr
-            }
+            GoType::Uintptr
+            | GoType::Pointer(_)
+            | GoType::UnsafePointer
+            | GoType::Map
+            | GoType::Chan
+            | GoType::Func => ptr,
             GoType::String | GoType::Interface { .. } => 2 * ptr,
             GoType::Slice(_) => 3 * ptr,
             GoType::Array { len, elem } => len.saturating_mul(elem.size(ptr)),
@@ -150,7 +153,8 @@ pub fn align_up(off: u64, align: u64) -> u64 {
     if align <= 1 {
         return off;
     }
-    off.checked_add(align - 1).map_or(u64::MAX, |v| v / align * align)
+    off.checked_add(align - 1)
+        .map_or(u64::MAX, |v| v / align * align)
 }
 
 impl fmt::Display for GoType {
@@ -194,20 +198,33 @@ mod tests {
     use super::*;
 
     fn field(name: &str, ty: GoType) -> Field {
-        Field { name: name.into(), ty }
+        Field {
+            name: name.into(),
+            ty,
+        }
     }
 
     #[test]
     fn sizes_and_alignment() {
-        let s = GoType::Struct(vec![field("a", GoType::Bool), field("b", GoType::Int { bits: 64 }), field("c", GoType::Uint { bits: 8 })]);
+        let s = GoType::Struct(vec![
+            field("a", GoType::Bool),
+            field("b", GoType::Int { bits: 64 }),
+            field("c", GoType::Uint { bits: 8 }),
+        ]);
         assert_eq!((s.size(8), s.align(8)), (24, 8));
         // int64 is 4-aligned on 32-bit targets.
         assert_eq!((s.size(4), s.align(4)), (16, 4));
         assert_eq!(GoType::String.size(8), 16);
         assert_eq!(GoType::Slice(Box::new(GoType::Bool)).size(4), 12);
-        let arr = GoType::Array { len: 3, elem: Box::new(GoType::Int { bits: 16 }) };
+        let arr = GoType::Array {
+            len: 3,
+            elem: Box::new(GoType::Int { bits: 16 }),
+        };
         assert_eq!((arr.size(8), arr.align(8)), (6, 2));
-        let trailing_empty = GoType::Struct(vec![field("a", GoType::Int { bits: 32 }), field("z", GoType::Struct(vec![]))]);
+        let trailing_empty = GoType::Struct(vec![
+            field("a", GoType::Int { bits: 32 }),
+            field("z", GoType::Struct(vec![])),
+        ]);
         assert_eq!(trailing_empty.size(8), 8);
         assert_eq!(GoType::Complex { bits: 128 }.align(8), 8);
     }
