@@ -28,6 +28,8 @@ enum Command {
     Info(InfoArgs),
     /// Map addresses to function, offset, file:line and inlined calls.
     Lookup(LookupArgs),
+    /// Plan uprobes: entry and return sites (file offsets), calling convention, argument layout.
+    Resolve(ResolveArgs),
 }
 
 #[derive(Args)]
@@ -92,6 +94,22 @@ struct LookupArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct ResolveArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Functions: a name (main.(*T).M), a glob (main.*), a regex (re:^main\.), or a signature
+    /// ('main.Greet(name string, n int) (string, error)') giving types for a stripped binary.
+    #[arg(required = true, value_name = "PATTERN")]
+    patterns: Vec<String>,
+    /// An unstripped build of the same program, to take types from its DWARF.
+    #[arg(long, value_name = "PATH")]
+    debug_file: Option<PathBuf>,
+    /// One JSON object per function (JSON Lines); fields are documented in README.md.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -131,6 +149,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         Command::Lookup(a) => with_binary(&a.target, |bin| lookup(bin, a, out)),
+        Command::Resolve(a) => with_binary(&a.target, |bin| resolve(bin, a, out)),
     }
 }
 
@@ -273,4 +292,39 @@ fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn resolve(bin: &GoBinary<'_>, a: &ResolveArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let patterns = a
+        .patterns
+        .iter()
+        .map(|p| resolver::Pattern::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let debug_map = a
+        .debug_file
+        .as_deref()
+        .map(|p| pclntab::map_file(p).with_context(|| p.display().to_string()))
+        .transpose()?;
+    let debug = match (&debug_map, &a.debug_file) {
+        (Some(m), Some(p)) => Some(GoBinary::parse(m).with_context(|| p.display().to_string())?),
+        _ => None,
+    };
+    let r = resolver::Resolver::new(bin, debug.as_ref())?;
+    let plans = match r.resolve(&patterns) {
+        Ok(p) => p,
+        Err(e @ resolver::ResolveError::NoMatch { .. }) => {
+            eprintln!("gosyms: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for plan in &plans {
+        if a.json {
+            serde_json::to_writer(&mut *out, &output::PlanEntry::new(plan))?;
+            writeln!(out)?;
+        } else {
+            output::write_plan(out, plan)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -270,3 +270,210 @@ impl Info {
         Ok(())
     }
 }
+
+/// One line of `gosyms resolve --json`.
+#[derive(Serialize)]
+pub struct PlanEntry<'a> {
+    function: &'a str,
+    entry: SiteEntry,
+    end: u64,
+    entry_probe: SiteEntry,
+    returns: Vec<SiteEntry>,
+    returns_unsupported: Option<&'a str>,
+    tail_calls: &'a [u64],
+    abi: &'static str,
+    layout_source: Option<&'static str>,
+    args: Option<Vec<ValueEntry<'a>>>,
+    results: Option<Vec<ValueEntry<'a>>>,
+    goid: GoidEntry,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct SiteEntry {
+    vaddr: u64,
+    file_offset: u64,
+}
+
+impl From<&resolver::Site> for SiteEntry {
+    fn from(s: &resolver::Site) -> Self {
+        SiteEntry {
+            vaddr: s.vaddr,
+            file_offset: s.file_offset,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ValueEntry<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    ty: String,
+    size: u64,
+    pieces: Vec<PieceEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct PieceEntry<'a> {
+    path: &'a str,
+    size: u64,
+    kind: &'static str,
+    /// "reg", "freg" or "stack".
+    location: &'static str,
+    reg: Option<&'static str>,
+    stack_offset: Option<u64>,
+    readable: bool,
+}
+
+#[derive(Serialize)]
+struct GoidEntry {
+    g_register: Option<&'static str>,
+    offset: Option<u64>,
+    offset_source: Option<&'static str>,
+}
+
+fn values(v: &[resolver::abi::ValueLayout]) -> Vec<ValueEntry<'_>> {
+    use resolver::abi::Location;
+    v.iter()
+        .map(|v| ValueEntry {
+            name: &v.name,
+            ty: v.ty.to_string(),
+            size: v.size,
+            pieces: v
+                .pieces
+                .iter()
+                .map(|p| {
+                    let (location, reg, stack_offset) = match &p.location {
+                        Location::IntReg(r) => ("reg", Some(*r), None),
+                        Location::FloatReg(r) => ("freg", Some(*r), None),
+                        Location::Stack(o) => ("stack", None, Some(*o)),
+                    };
+                    PieceEntry {
+                        path: &p.path,
+                        size: p.size,
+                        kind: p.kind.name(),
+                        location,
+                        reg,
+                        stack_offset,
+                        readable: p.location.readable(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+impl<'a> PlanEntry<'a> {
+    pub fn new(p: &'a resolver::Plan) -> Self {
+        PlanEntry {
+            function: &p.function,
+            entry: (&p.entry).into(),
+            end: p.end,
+            entry_probe: (&p.entry_probe).into(),
+            returns: p.returns.iter().map(SiteEntry::from).collect(),
+            returns_unsupported: p.returns_unsupported.as_deref(),
+            tail_calls: &p.tail_calls,
+            abi: p.abi.name(),
+            layout_source: p.layout_source.map(|s| s.name()),
+            args: p.layout.as_ref().map(|l| values(&l.args)),
+            results: p.layout.as_ref().map(|l| values(&l.results)),
+            goid: GoidEntry {
+                g_register: p.goid.g_register,
+                offset: p.goid.offset,
+                offset_source: p.goid.offset_source,
+            },
+            notes: &p.notes,
+        }
+    }
+}
+
+/// The text form of a plan.
+pub fn write_plan(out: &mut impl Write, p: &resolver::Plan) -> io::Result<()> {
+    use resolver::abi::Location;
+    writeln!(out, "{}", p.function)?;
+    writeln!(
+        out,
+        "  entry      {:#x} (file offset {:#x})",
+        p.entry.vaddr, p.entry.file_offset
+    )?;
+    writeln!(
+        out,
+        "  probe      {:#x} (file offset {:#x}){}",
+        p.entry_probe.vaddr,
+        p.entry_probe.file_offset,
+        if p.entry_probe == p.entry {
+            ""
+        } else {
+            ", past the stack check"
+        }
+    )?;
+    match &p.returns_unsupported {
+        Some(why) => writeln!(out, "  returns    {why}")?,
+        None => {
+            let sites: Vec<String> = p
+                .returns
+                .iter()
+                .map(|s| format!("{:#x} (file offset {:#x})", s.vaddr, s.file_offset))
+                .collect();
+            writeln!(
+                out,
+                "  returns    {}",
+                if sites.is_empty() {
+                    "none".to_string()
+                } else {
+                    sites.join(", ")
+                }
+            )?;
+        }
+    }
+    if !p.tail_calls.is_empty() {
+        let t: Vec<String> = p.tail_calls.iter().map(|a| format!("{a:#x}")).collect();
+        writeln!(out, "  tail calls {}", t.join(", "))?;
+    }
+    writeln!(out, "  abi        {}", p.abi.name())?;
+    if let Some(l) = &p.layout {
+        let src = p.layout_source.map(|s| s.name()).unwrap_or("?");
+        for (what, vals) in [("arg", &l.args), ("result", &l.results)] {
+            for v in vals.iter() {
+                let locs: Vec<String> = v
+                    .pieces
+                    .iter()
+                    .map(|pc| {
+                        let loc = match &pc.location {
+                            Location::IntReg(r) => r.to_string(),
+                            Location::FloatReg(r) => format!("{r} (unreadable)"),
+                            Location::Stack(o) => format!("sp+{o:#x}"),
+                        };
+                        if pc.path.is_empty() {
+                            loc
+                        } else {
+                            format!("{}={loc}", pc.path)
+                        }
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "  {what:<10} {} {} ({} bytes, {src}): {}",
+                    v.name,
+                    v.ty,
+                    v.size,
+                    locs.join(" ")
+                )?;
+            }
+        }
+    }
+    let g = &p.goid;
+    let reg = g
+        .g_register
+        .map(|r| format!("g in {r}"))
+        .unwrap_or_else(|| "g in thread-local storage".into());
+    let off = match (g.offset, g.offset_source) {
+        (Some(o), Some(src)) => format!("goid at g+{o} ({src})"),
+        _ => "goid offset unknown".into(),
+    };
+    writeln!(out, "  goroutine  {reg}, {off}")?;
+    for n in &p.notes {
+        writeln!(out, "  note       {n}")?;
+    }
+    Ok(())
+}

@@ -9,8 +9,16 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+pub mod arginfo;
 pub mod disasm;
 pub mod dwarf;
+pub mod goid;
 pub mod pattern;
+pub mod plan;
+mod resolve;
 pub mod signature;
 pub mod types;
+
+pub use pattern::Pattern;
+pub use plan::{Goid, LayoutSource, Plan, Site};
+pub use resolve::{ResolveError, Resolver};

@@ -21,24 +21,35 @@ pub enum Pattern {
 #[non_exhaustive]
 pub enum PatternError {
     /// An invalid regular expression.
-    #[error("bad regular expression {pattern:?}: {source}")]
+    #[error("bad regular expression {pattern:?}: {}", one_line(cause))]
     Regex {
         /// The pattern as given.
         pattern: String,
-        /// What the regex parser said.
-        source: regex::Error,
+        /// What the regex parser said (not a `source`: the message already holds it).
+        cause: regex::Error,
     },
     /// A signature that does not parse.
-    #[error("{pattern:?}: {source}")]
+    #[error("{pattern:?}: {cause}")]
     Signature {
         /// The pattern as given.
         pattern: String,
         /// What was wrong.
-        source: SignatureError,
+        cause: SignatureError,
     },
     /// An empty pattern.
     #[error("empty pattern")]
     Empty,
+}
+
+/// The regex crate's errors draw a caret diagram over several lines; keep the last one.
+fn one_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 impl Pattern {
@@ -51,17 +62,17 @@ impl Pattern {
         if let Some(re) = text.strip_prefix("re:") {
             return Regex::new(re)
                 .map(Pattern::Regex)
-                .map_err(|source| PatternError::Regex {
+                .map_err(|cause| PatternError::Regex {
                     pattern: text.into(),
-                    source,
+                    cause,
                 });
         }
         if signature::is_signature(text) {
             return signature::parse(text)
                 .map(Pattern::Signature)
-                .map_err(|source| PatternError::Signature {
+                .map_err(|cause| PatternError::Signature {
                     pattern: text.into(),
-                    source,
+                    cause,
                 });
         }
         // `(*T)` is a pointer receiver, not a wildcard.
@@ -86,9 +97,9 @@ impl Pattern {
             re.push('$');
             return Regex::new(&re)
                 .map(Pattern::Glob)
-                .map_err(|source| PatternError::Regex {
+                .map_err(|cause| PatternError::Regex {
                     pattern: text.into(),
-                    source,
+                    cause,
                 });
         }
         Ok(Pattern::Exact(text.to_string()))
