@@ -71,7 +71,7 @@ use gimli::{
 };
 use pclntab::{Container, Format, Section};
 
-use crate::types::{Field, GoType};
+use crate::types::{predeclared, Field, GoType};
 
 /// How deep a type may nest by value (struct in struct, array of arrays...) before
 /// [`Dwarf::params`] gives up with [`Error::TooDeep`].
@@ -1330,29 +1330,6 @@ fn unsupported(die: &Die<'_>, what: &str) -> Error {
         offset: die.off as u64,
         what: what.to_string(),
     }
-}
-
-/// The Go type of a predeclared type name that DWARF describes with a base type.
-fn predeclared(name: &str) -> Option<GoType> {
-    Some(match name {
-        "bool" => GoType::Bool,
-        "int" => GoType::Int { bits: 0 },
-        "int8" => GoType::Int { bits: 8 },
-        "int16" => GoType::Int { bits: 16 },
-        "int32" => GoType::Int { bits: 32 },
-        "int64" => GoType::Int { bits: 64 },
-        "uint" => GoType::Uint { bits: 0 },
-        "uint8" => GoType::Uint { bits: 8 },
-        "uint16" => GoType::Uint { bits: 16 },
-        "uint32" => GoType::Uint { bits: 32 },
-        "uint64" => GoType::Uint { bits: 64 },
-        "uintptr" => GoType::Uintptr,
-        "float32" => GoType::Float { bits: 32 },
-        "float64" => GoType::Float { bits: 64 },
-        "complex64" => GoType::Complex { bits: 64 },
-        "complex128" => GoType::Complex { bits: 128 },
-        _ => return None,
-    })
 }
 
 /// Whether a DWARF type name is the name of a defined type (`main.Point`, `time.Duration`,

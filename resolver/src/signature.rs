@@ -399,23 +399,12 @@ fn is_type_word(id: &str) -> bool {
 
 /// The predeclared and well-known types by name.
 fn named_type(id: &str) -> Result<GoType, String> {
+    if let Some(t) = crate::types::predeclared(id) {
+        return Ok(t);
+    }
     Ok(match id {
-        "bool" => GoType::Bool,
-        "int" => GoType::Int { bits: 0 },
-        "int8" => GoType::Int { bits: 8 },
-        "int16" => GoType::Int { bits: 16 },
-        "int32" | "rune" => GoType::Int { bits: 32 },
-        "int64" => GoType::Int { bits: 64 },
-        "uint" => GoType::Uint { bits: 0 },
-        "uint8" | "byte" => GoType::Uint { bits: 8 },
-        "uint16" => GoType::Uint { bits: 16 },
-        "uint32" => GoType::Uint { bits: 32 },
-        "uint64" => GoType::Uint { bits: 64 },
-        "uintptr" => GoType::Uintptr,
-        "float32" => GoType::Float { bits: 32 },
-        "float64" => GoType::Float { bits: 64 },
-        "complex64" => GoType::Complex { bits: 64 },
-        "complex128" => GoType::Complex { bits: 128 },
+        "byte" => GoType::Uint { bits: 8 },
+        "rune" => GoType::Int { bits: 32 },
         "string" => GoType::String,
         "error" => GoType::Interface { empty: false },
         "any" => GoType::Interface { empty: true },

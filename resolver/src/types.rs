@@ -148,6 +148,30 @@ impl GoType {
     }
 }
 
+/// The predeclared numeric and boolean type of this name (`int`, `uint8`, `float64`, ...),
+/// without aliases (`byte`, `rune`).
+pub fn predeclared(name: &str) -> Option<GoType> {
+    Some(match name {
+        "bool" => GoType::Bool,
+        "int" => GoType::Int { bits: 0 },
+        "int8" => GoType::Int { bits: 8 },
+        "int16" => GoType::Int { bits: 16 },
+        "int32" => GoType::Int { bits: 32 },
+        "int64" => GoType::Int { bits: 64 },
+        "uint" => GoType::Uint { bits: 0 },
+        "uint8" => GoType::Uint { bits: 8 },
+        "uint16" => GoType::Uint { bits: 16 },
+        "uint32" => GoType::Uint { bits: 32 },
+        "uint64" => GoType::Uint { bits: 64 },
+        "uintptr" => GoType::Uintptr,
+        "float32" => GoType::Float { bits: 32 },
+        "float64" => GoType::Float { bits: 64 },
+        "complex64" => GoType::Complex { bits: 64 },
+        "complex128" => GoType::Complex { bits: 128 },
+        _ => return None,
+    })
+}
+
 /// `off` rounded up to a multiple of `align` (a power of two, or 0/1 for none).
 pub fn align_up(off: u64, align: u64) -> u64 {
     if align <= 1 {

@@ -2,22 +2,13 @@
 
 mod common;
 
-use common::run;
-
 fn prog() -> String {
     let p = common::matrix_binary("1.21.13", "linux_amd64", "exe-stripped");
     p.to_str().unwrap().to_string()
 }
 
 fn lines(args: &[&str]) -> Vec<String> {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    common::stdout_of(args)
         .lines()
         .map(str::to_string)
         .collect()

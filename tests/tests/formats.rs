@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::run;
+use common::{run, stdout_of};
 use std::path::PathBuf;
 
 fn matrix_binary(target: &str) -> PathBuf {
@@ -12,16 +12,6 @@ fn matrix_binary(target: &str) -> PathBuf {
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("formats").join(name)
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -61,14 +61,7 @@ struct Plan {
 }
 
 fn plans(args: &[&str]) -> Vec<Plan> {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    common::stdout_of(args)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

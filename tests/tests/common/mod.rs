@@ -31,6 +31,17 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run gosyms")
 }
 
+/// The stdout of gosyms with these arguments, which must succeed.
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
 pub fn cache() -> PathBuf {
     match std::env::var_os("GOSYMS_CACHE") {
