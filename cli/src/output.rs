@@ -281,6 +281,7 @@ pub struct PlanEntry<'a> {
     returns: Vec<SiteEntry>,
     returns_unsupported: Option<&'a str>,
     tail_calls: &'a [u64],
+    indirect_jumps: &'a [u64],
     abi: &'static str,
     layout_source: Option<&'static str>,
     args: Option<Vec<ValueEntry<'a>>>,
@@ -373,6 +374,7 @@ impl<'a> PlanEntry<'a> {
             returns: p.returns.iter().map(SiteEntry::from).collect(),
             returns_unsupported: p.returns_unsupported.as_deref(),
             tail_calls: &p.tail_calls,
+            indirect_jumps: &p.indirect_jumps,
             abi: p.abi.name(),
             layout_source: p.layout_source.map(|s| s.name()),
             args: p.layout.as_ref().map(|l| values(&l.args)),
@@ -429,6 +431,14 @@ pub fn write_plan(out: &mut impl Write, p: &resolver::Plan) -> io::Result<()> {
     if !p.tail_calls.is_empty() {
         let t: Vec<String> = p.tail_calls.iter().map(|a| format!("{a:#x}")).collect();
         writeln!(out, "  tail calls {}", t.join(", "))?;
+    }
+    if !p.indirect_jumps.is_empty() {
+        let t: Vec<String> = p.indirect_jumps.iter().map(|a| format!("{a:#x}")).collect();
+        writeln!(
+            out,
+            "  indirect   {} (jump tables or tail calls)",
+            t.join(", ")
+        )?;
     }
     writeln!(out, "  abi        {}", p.abi.name())?;
     if let Some(l) = &p.layout {

@@ -69,6 +69,9 @@ pub struct Plan {
     pub returns_unsupported: Option<String>,
     /// Jumps that leave the function (tail calls): returns that no RET probe sees.
     pub tail_calls: Vec<u64>,
+    /// Indirect jumps (jump tables, or tail calls through a register, as in interface method
+    /// wrappers): a return through one is not seen either.
+    pub indirect_jumps: Vec<u64>,
     /// The calling convention.
     pub abi: Abi,
     /// Arguments and results, when they could be laid out.

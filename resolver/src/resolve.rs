@@ -204,31 +204,27 @@ impl<'a, 'data> Resolver<'a, 'data> {
         // Return sites and the end of the stack check.
         let entry = self.site(f.entry.0)?;
         let code = bin.container.bytes_at("function code", f.entry, f.size())?;
-        let (returns, returns_unsupported, tail_calls, entry_probe) = match disasm::scan(
-            arch,
-            code,
-            f.entry.0,
-            abi == Abi::Register,
-        ) {
-            Ok(scan) => {
-                let rets = scan
-                    .returns
-                    .iter()
-                    .map(|a| self.site(*a))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let probe = match scan.after_stack_check {
-                    Some(a) => self.site(a)?,
-                    None => entry,
-                };
-                (rets, None, scan.tail_calls, probe)
-            }
-            Err(e) => {
-                notes.push(format!(
+        let (returns, returns_unsupported, tail_calls, indirect_jumps, entry_probe) =
+            match disasm::scan(arch, code, f.entry.0, abi == Abi::Register) {
+                Ok(scan) => {
+                    let rets = scan
+                        .returns
+                        .iter()
+                        .map(|a| self.site(*a))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let probe = match scan.after_stack_check {
+                        Some(a) => self.site(a)?,
+                        None => entry,
+                    };
+                    (rets, None, scan.tail_calls, probe)
+                }
+                Err(e) => {
+                    notes.push(format!(
                         "entry probe at the entry: the stack check cannot be located on {arch}, so a probe there fires again when the stack grows"
                     ));
-                (Vec::new(), Some(e.to_string()), Vec::new(), entry)
-            }
-        };
+                    (Vec::new(), Some(e.to_string()), Vec::new(), entry)
+                }
+            };
         if returns.is_empty() && returns_unsupported.is_none() {
             notes.push(
                 "no return instruction: the function never returns, or only through tail calls"
@@ -260,6 +256,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             returns,
             returns_unsupported,
             tail_calls,
+            indirect_jumps,
             abi,
             layout,
             layout_source,

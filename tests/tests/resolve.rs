@@ -52,6 +52,7 @@ struct Plan {
     returns: Vec<Site>,
     returns_unsupported: Option<String>,
     tail_calls: Vec<u64>,
+    indirect_jumps: Vec<u64>,
     abi: String,
     layout_source: Option<String>,
     args: Option<Vec<Value>>,
