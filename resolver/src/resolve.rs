@@ -216,13 +216,19 @@ impl<'a, 'data> Resolver<'a, 'data> {
                         Some(a) => self.site(a)?,
                         None => entry,
                     };
-                    (rets, None, scan.tail_calls, probe)
+                    (rets, None, scan.tail_calls, scan.indirect_jumps, probe)
                 }
                 Err(e) => {
                     notes.push(format!(
-                        "entry probe at the entry: the stack check cannot be located on {arch}, so a probe there fires again when the stack grows"
+                        "entry probe at the entry ({e}): it fires again when the stack grows"
                     ));
-                    (Vec::new(), Some(e.to_string()), Vec::new(), entry)
+                    (
+                        Vec::new(),
+                        Some(e.to_string()),
+                        Vec::new(),
+                        Vec::new(),
+                        entry,
+                    )
                 }
             };
         if returns.is_empty() && returns_unsupported.is_none() {
