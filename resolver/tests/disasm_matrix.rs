@@ -35,7 +35,6 @@
 use pclntab::{GoBinary, Kind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -43,49 +42,15 @@ use std::time::Instant;
 
 use resolver::disasm;
 
-fn cache() -> PathBuf {
-    match std::env::var_os("GOSYMS_CACHE") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gosyms"),
-    }
-}
+use gosyms_tests::cache;
 
-#[derive(Debug, Clone)]
-struct Row {
-    release: String,
-    goos: String,
-    goarch: String,
-    variant: String,
-    path: PathBuf,
-    twin: PathBuf,
-}
+type Row = gosyms_tests::MatrixBinary;
 
 /// The stripped binaries to check, read from the matrix manifest.
 fn rows() -> Vec<Row> {
     let path = cache().join("matrix/manifest.tsv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: build the matrix first with `bash testdata/build-matrix.sh` \
-             (`./test.sh` does)",
-            path.display()
-        )
-    });
-    let rows: Vec<Row> = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 11, "bad manifest row {l:?}");
-            Row {
-                release: f[0].into(),
-                goos: f[2].into(),
-                goarch: f[3].into(),
-                variant: f[4].into(),
-                path: f[6].into(),
-                twin: f[7].into(),
-            }
-        })
+    let rows: Vec<Row> = gosyms_tests::matrix()
+        .into_iter()
         .filter(|r| {
             ["amd64", "arm64", "386", "arm"].contains(&r.goarch.as_str())
                 && match r.goos.as_str() {

@@ -13,90 +13,17 @@
 )]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use resolver::dwarf::{Dwarf, Error, Param};
 use resolver::goid;
 use resolver::types::{align_up, Field, GoType};
 
-const MATRIX: &str = "/root/.cache/gosyms/matrix";
-
 /// One binary of the matrix (a row of manifest.tsv).
-struct Row {
-    release: String,
-    goos: String,
-    goarch: String,
-    variant: String,
-    stripped: bool,
-    path: PathBuf,
-}
-
-impl Row {
-    fn label(&self) -> String {
-        format!(
-            "{} {}/{} {}",
-            self.release, self.goos, self.goarch, self.variant
-        )
-    }
-}
+type Row = gosyms_tests::MatrixBinary;
 
 fn matrix() -> Vec<Row> {
-    let root = std::env::var("GOSYMS_CACHE")
-        .map_or_else(|_| PathBuf::from(MATRIX), |c| Path::new(&c).join("matrix"));
-    let manifest = root.join("manifest.tsv");
-    let text = std::fs::read_to_string(&manifest).unwrap_or_else(|e| {
-        panic!(
-            "the test matrix is missing ({}: {e}); build it with `bash testdata/build-matrix.sh` (see that script)",
-            manifest.display()
-        )
-    });
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .expect("manifest.tsv is empty")
-        .split('\t')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("manifest.tsv has no column {name}"))
-    };
-    let (release, goos, goarch, variant, stripped, path) = (
-        col("release"),
-        col("goos"),
-        col("goarch"),
-        col("variant"),
-        col("stripped"),
-        col("path"),
-    );
-    let rows: Vec<Row> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
-            Row {
-                release: c[release].to_string(),
-                goos: c[goos].to_string(),
-                goarch: c[goarch].to_string(),
-                variant: c[variant].to_string(),
-                stripped: c[stripped] == "1",
-                path: PathBuf::from(c[path]),
-            }
-        })
-        .collect();
-    assert!(
-        !rows.is_empty(),
-        "manifest.tsv lists no binaries; rebuild with testdata/build-matrix.sh"
-    );
-    for r in &rows {
-        assert!(
-            r.path.exists(),
-            "{} is in manifest.tsv but missing; rebuild with testdata/build-matrix.sh",
-            r.path.display()
-        );
-    }
-    rows
+    gosyms_tests::matrix()
 }
 
 /// Opens a binary and runs `f` on it and its DWARF.

@@ -15,18 +15,8 @@ use resolver::{LayoutSource, Pattern, Plan, ResolveError, Resolver};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn cache() -> PathBuf {
-    match std::env::var_os("GOSYMS_CACHE") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gosyms"),
-    }
-}
+use gosyms_tests::{cache, repo};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds testdata/params for `goarch` with Go `release`, unstripped and stripped.
 fn build(release: &str, goarch: &str, dir: &Path) -> (PathBuf, PathBuf) {
     let root = cache().join("go").join(release);
     let src = repo().join("testdata/params/main.go");

@@ -1,1 +1,129 @@
-//! End-to-end tests of the `gosyms` binary live in `tests/`.
+//! The test corpora of gosyms, shared by the end-to-end tests in `tests/` and the resolver's
+//! tests: where `testdata/install-toolchains.sh`, `build-matrix.sh` and
+//! `fetch-real-binaries.sh` put the Go toolchains, the matrix and the real binaries.
+//!
+//! Everything here panics with the command to run when a corpus is missing: tests that need
+//! them fail loudly, they never skip.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
+pub fn cache() -> PathBuf {
+    match std::env::var_os("GOSYMS_CACHE") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/gosyms")
+        }
+    }
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A Go toolchain's `go` command (`release` as in install-toolchains.sh: `1.15`, `1.21.13`),
+/// with GOROOT set and nothing to download.
+pub fn go(release: &str) -> Command {
+    let root = cache().join("go").join(release);
+    assert!(
+        root.join("bin/go").exists(),
+        "Go {release} is missing from {}: run testdata/install-toolchains.sh (the README test command does)",
+        root.display()
+    );
+    let mut cmd = Command::new(root.join("bin/go"));
+    cmd.env("GOROOT", &root)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "");
+    cmd
+}
+
+/// One binary of the matrix: a row of `matrix/manifest.tsv`.
+#[derive(Debug, Clone)]
+pub struct MatrixBinary {
+    /// Toolchain directory name (`1.21.13`).
+    pub release: String,
+    /// As `go version` prints it (`go1.21.13`).
+    pub go_version: String,
+    /// GOOS.
+    pub goos: String,
+    /// GOARCH.
+    pub goarch: String,
+    /// `exe`, `exe-stripped`, `pie`, `pie-stripped`, `cgo`, `cgo-stripped`.
+    pub variant: String,
+    /// Built with `-ldflags=-s -w`.
+    pub stripped: bool,
+    /// The binary.
+    pub path: PathBuf,
+    /// Its unstripped twin (itself when unstripped).
+    pub twin: PathBuf,
+    /// `go tool nm -size -n` of the twin.
+    pub nm: PathBuf,
+    /// `go tool addr2line` of every text symbol of the twin.
+    pub addr2line: PathBuf,
+    /// `go version -m` of the binary.
+    pub version: PathBuf,
+}
+
+impl MatrixBinary {
+    /// `1.21.13 linux/amd64 exe-stripped`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {}/{} {}",
+            self.release, self.goos, self.goarch, self.variant
+        )
+    }
+}
+
+/// Every binary of the matrix.
+pub fn matrix() -> Vec<MatrixBinary> {
+    let path = cache().join("matrix/manifest.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}: build the matrix first with testdata/build-matrix.sh (the README test command does)", path.display())
+    });
+    let rows: Vec<MatrixBinary> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 11, "bad manifest row {l:?}");
+            MatrixBinary {
+                release: f[0].into(),
+                go_version: f[1].into(),
+                goos: f[2].into(),
+                goarch: f[3].into(),
+                variant: f[4].into(),
+                stripped: f[5] == "1",
+                path: f[6].into(),
+                twin: f[7].into(),
+                nm: f[8].into(),
+                addr2line: f[9].into(),
+                version: f[10].into(),
+            }
+        })
+        .collect();
+    assert!(
+        rows.len() > 100,
+        "{}: only {} binaries; the matrix is incomplete",
+        path.display(),
+        rows.len()
+    );
+    rows
+}
+
+/// A binary of the matrix, built by Go `release` for `target` (`linux_amd64`) as `variant`.
+pub fn matrix_binary(release: &str, target: &str, variant: &str) -> PathBuf {
+    let p = cache()
+        .join("matrix")
+        .join(release)
+        .join(target)
+        .join(variant);
+    assert!(
+        p.exists(),
+        "{} missing: run testdata/build-matrix.sh (the README test command does)",
+        p.display()
+    );
+    p
+}

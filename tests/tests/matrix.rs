@@ -4,60 +4,15 @@
 
 mod common;
 
-use common::{cache, compare_with_nm, info, list, lookup, ListEntry};
+use common::{compare_with_nm, info, list, lookup, ListEntry};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-#[derive(Debug, Clone)]
-struct Row {
-    release: String,
-    go_version: String,
-    goos: String,
-    goarch: String,
-    variant: String,
-    stripped: bool,
-    path: PathBuf,
-    twin: PathBuf,
-    nm: PathBuf,
-    addr2line: PathBuf,
-    version: PathBuf,
-}
+type Row = gosyms_tests::MatrixBinary;
 
 fn manifest() -> Vec<Row> {
-    let path = cache().join("matrix/manifest.tsv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}: build the matrix first with testdata/build-matrix.sh (the README test command does)", path.display())
-    });
-    let rows: Vec<Row> = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 11, "bad manifest row {l:?}");
-            Row {
-                release: f[0].into(),
-                go_version: f[1].into(),
-                goos: f[2].into(),
-                goarch: f[3].into(),
-                variant: f[4].into(),
-                stripped: f[5] == "1",
-                path: f[6].into(),
-                twin: f[7].into(),
-                nm: f[8].into(),
-                addr2line: f[9].into(),
-                version: f[10].into(),
-            }
-        })
-        .collect();
-    assert!(
-        rows.len() > 100,
-        "{}: only {} binaries; the matrix is incomplete",
-        path.display(),
-        rows.len()
-    );
-    rows
+    gosyms_tests::matrix()
 }
 
 fn check(row: &Row) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! Shared helpers: finding the gosyms binary and the test corpora, running it, reading its JSON.
 #![allow(dead_code)]
 
+#[allow(unused_imports)] // each test file uses some of them
+pub use gosyms_tests::{cache, go, matrix_binary};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -42,45 +44,11 @@ pub fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-/// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
-pub fn cache() -> PathBuf {
-    match std::env::var_os("GOSYMS_CACHE") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gosyms"),
-    }
-}
-
-/// A binary of the matrix (`testdata/build-matrix.sh`), built by Go `release` for `target`
-/// (`linux_amd64`) as `variant` (`exe-stripped`).
-pub fn matrix_binary(release: &str, target: &str, variant: &str) -> PathBuf {
-    let p = cache()
-        .join("matrix")
-        .join(release)
-        .join(target)
-        .join(variant);
-    assert!(
-        p.exists(),
-        "{} missing: run testdata/build-matrix.sh (the README test command does)",
-        p.display()
-    );
-    p
-}
-
 /// A fresh scratch directory for this test process, named after `what`.
 pub fn scratch(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gosyms-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch directory");
     dir
-}
-
-/// A Go toolchain's `go` command (`release` as in install-toolchains.sh) with GOROOT set.
-pub fn go(release: &str) -> Command {
-    let root = cache().join("go").join(release);
-    let mut cmd = Command::new(root.join("bin/go"));
-    cmd.env("GOROOT", &root)
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "");
-    cmd
 }
 
 /// Runs `cmd` with `input` on stdin; its stdout.
