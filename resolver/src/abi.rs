@@ -286,7 +286,12 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
             .map(|f| {
                 let mut words = Vec::new();
                 leaves(&f.ty, ptr, 0, "", &mut words);
-                let in_regs = a.as_mut().and_then(|a| a.assign(&f.ty, ptr));
+                // A zero-size value goes on the stack, where it still aligns the offset
+                // (cmd/compile/internal/abi, assignParamOrReturn; checked against DWARF).
+                let in_regs = a
+                    .as_mut()
+                    .filter(|_| f.ty.size(ptr) > 0)
+                    .and_then(|a| a.assign(&f.ty, ptr));
                 let pieces = match in_regs {
                     Some(locs) => words
                         .into_iter()
@@ -426,6 +431,27 @@ mod tests {
         .unwrap();
         assert_eq!(locs(&l.args[0]), [Location::Stack(8), Location::Stack(9)]);
         assert_eq!(locs(&l.args[1]), [Location::IntReg("r0")]);
+    }
+
+    #[test]
+    fn zero_size_values_align_the_stack() {
+        // Nine ints fill amd64's integer registers; b goes to the stack; the compiler assigns
+        // the zero-size z to the stack too, aligning the offset to 8 for c (checked against
+        // DWARF in tests/abi_dwarf.rs, main.ZeroAlign).
+        let mut args: Vec<Field> = (0..9)
+            .map(|i| f(&format!("a{i}"), GoType::Int { bits: 0 }))
+            .collect();
+        args.push(f("b", GoType::Int { bits: 8 }));
+        let zero = GoType::Array {
+            len: 0,
+            elem: Box::new(GoType::Int { bits: 64 }),
+        };
+        args.push(f("z", zero));
+        args.push(f("c", GoType::Int { bits: 8 }));
+        let l = layout("amd64", 8, Abi::Register, &args, &[]).unwrap();
+        assert_eq!(locs(&l.args[9]), [Location::Stack(8)]);
+        assert!(l.args[10].pieces.is_empty());
+        assert_eq!(locs(&l.args[11]), [Location::Stack(16)]);
     }
 
     #[test]

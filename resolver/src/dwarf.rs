@@ -43,6 +43,17 @@
 //!   some parameters twice (results of functions with a defer). [`Dwarf::params`] drops exact
 //!   duplicates and refuses what it can see is incomplete ([`Error::Incomplete`]); a blank
 //!   input in 1.19–1.21 cannot be seen from DWARF alone.
+//! * **Locations** (read by [`Dwarf::param_locations_at`] once [`Dwarf::load_locations`] has
+//!   run). A formal parameter's `DW_AT_location` is a location list (`.debug_loc`; in Go
+//!   1.27's DWARF 5, `.debug_loclists`) or a single expression for a value that stays put.
+//!   Go writes `DW_OP_regN`/`DW_OP_regx` (amd64: 0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi,
+//!   8–15 r8–r15, 17–32 X0–X15; arm64: 0–30, 64–95 V0–V31), `DW_OP_call_frame_cfa` and
+//!   `DW_OP_fbreg` (the frame base is the CFA), and one `DW_OP_piece` per part of a value the
+//!   compiler split up, without padding pieces. The CFA at an entry is `rsp+8` on amd64,
+//!   `esp+4` on 386 and `sp` on arm64 and arm (`.debug_frame`), so arguments passed on the
+//!   stack start at SP + one word on all four. Under the register ABI results have no location
+//!   at the entry, and Go 1.27 gives an input the function never reads one expression: its
+//!   spill slot.
 //!
 //! # How types are mapped
 //!
@@ -181,6 +192,18 @@ pub enum Error {
         /// Why the dictionary could not be placed.
         what: String,
     },
+    /// A location description, location list or call frame entry that could not be read or
+    /// evaluated (see [`Dwarf::param_locations_at`]).
+    #[error("{section} at offset {offset:#x} (in the uncompressed section): {what}")]
+    Location {
+        /// The section: `.debug_info` (the parameter's DIE), `.debug_loc`/`.debug_loclists`
+        /// (the list) or `.debug_frame` (the entry).
+        section: &'static str,
+        /// Offset in that section.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
     /// DWARF describes the function, but not all of its parameters.
     #[error("{function}: {what}")]
     Incomplete {
@@ -225,6 +248,8 @@ pub struct Dwarf {
     index: Index,
     /// Types already built, by DIE offset and level of indirection (see `Walk`).
     types: Mutex<HashMap<(usize, u32), GoType>>,
+    /// What [`Dwarf::param_locations_at`] reads, once [`Dwarf::load_locations`] has run.
+    locations: Option<LocationSections>,
 }
 
 /// Offsets of the top-level DIEs worth finding by name, all in the uncompressed `.debug_info`.
@@ -304,6 +329,7 @@ impl Dwarf {
             addr,
             index: Index::default(),
             types: Mutex::new(HashMap::new()),
+            locations: None,
         };
         let mut ctx = Ctx::new(&d);
         let mut index = ctx.build_index()?;
@@ -526,6 +552,396 @@ impl Dwarf {
     pub fn functions(&self) -> impl Iterator<Item = &str> {
         self.index.subprograms.iter().map(|(n, _)| n.as_str())
     }
+}
+
+/// A formal parameter's location at its function's entry, from its `DW_AT_location`: the
+/// location list entry whose range holds the entry, or a single location description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamLocation {
+    /// The name, as in [`Param::name`].
+    pub name: String,
+    /// A result (`DW_AT_variable_parameter` set), not an input.
+    pub is_result: bool,
+    /// Its pieces, in memory order. `None` when DWARF says nothing about the entry: no
+    /// `DW_AT_location`, an empty expression, or no list entry whose range holds the entry.
+    /// Under the register ABI Go gives results no location at the entry, and an input it
+    /// optimized away none at all.
+    pub pieces: Option<Vec<DwarfPiece>>,
+    /// Whether `pieces` comes from a location list entry (valid over its address range) rather
+    /// than a single location description (valid over the whole function). Go writes a single
+    /// description for a value that stays in one place, such as an argument passed on the
+    /// stack, and, under the register ABI (Go 1.27), for an input the function never reads:
+    /// its spill slot, which nothing stores to, so that one does not say where the value is at
+    /// the entry.
+    pub from_list: bool,
+}
+
+/// One piece of a location description: the bytes described up to a `DW_OP_piece`, or the
+/// whole value when the expression has no `DW_OP_piece`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DwarfPiece {
+    /// Where these bytes are.
+    pub location: PieceLocation,
+    /// How many bytes (from `DW_OP_piece`), `None` for the whole value.
+    pub size: Option<u64>,
+}
+
+/// Where a piece of a parameter is, per DWARF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceLocation {
+    /// In a register (`DW_OP_regN`, `DW_OP_regx`).
+    Register {
+        /// The DWARF register number.
+        dwarf: u16,
+        /// Its name in the spelling of [`crate::abi::registers`]: `rax`..`r15`, and `x0`..`x15`
+        /// for XMM0..XMM15, on amd64; `r0`..`r30`, and `f0`..`f31` for V0..V31, on arm64;
+        /// `eax`..`edi` on 386; `r0`..`r15` on arm. `None` for any other number.
+        name: Option<&'static str>,
+    },
+    /// In memory at this offset from the stack pointer at the function's entry. Go writes
+    /// these as `DW_OP_call_frame_cfa` or `DW_OP_fbreg` (its frame base is the CFA): they are
+    /// converted with the CFA rule that `.debug_frame` gives for the entry (`rsp+8` on amd64,
+    /// `esp+4` on 386, `sp+0` on arm64 and arm, whose return address is in the link register).
+    Stack(i64),
+    /// No location: a `DW_OP_piece` with nothing before it. These bytes are not available.
+    Missing,
+}
+
+/// The sections [`Dwarf::param_locations_at`] reads besides `.debug_info`.
+#[derive(Debug)]
+struct LocationSections {
+    /// GOARCH of the binary, for register names and the stack pointer's number.
+    arch: &'static str,
+    /// `.debug_loc` (DWARF 4), decompressed.
+    loc: Vec<u8>,
+    /// `.debug_loclists` (DWARF 5, Go 1.27+), decompressed.
+    loclists: Vec<u8>,
+    /// The CFA rule at the first address of each `.debug_frame` FDE: DWARF register and offset.
+    cfa_at_start: HashMap<u64, (u16, i64)>,
+}
+
+/// The compile unit attributes a location list needs.
+struct UnitBases {
+    encoding: gimli::Encoding,
+    low_pc: u64,
+    addr_base: gimli::DebugAddrBase,
+    loclists_base: gimli::DebugLocListsBase,
+}
+
+impl Dwarf {
+    /// Also reads the location lists (`.debug_loc`, or `.debug_loclists` in DWARF 5) and the
+    /// call frame information (`.debug_frame`) of `c`, which [`Dwarf::param_locations_at`]
+    /// needs. [`Dwarf::load`] leaves them out: planning probes does not need them, and they are
+    /// among the largest debug sections. `c` must be the container this DWARF came from.
+    ///
+    /// Trusts nothing beyond what gimli checks; keeps only the first CFA rule of each FDE.
+    pub fn load_locations(&mut self, c: &Container<'_>) -> Result<(), Error> {
+        let loc = section_data(c, "loc")?.unwrap_or_default();
+        let loclists = section_data(c, "loclists")?.unwrap_or_default();
+        let frame = section_data(c, "frame")?.unwrap_or_default();
+        let cfa_at_start = cfa_at_fde_starts(&frame, self.endian, c.ptr_size)?;
+        self.locations = Some(LocationSections {
+            arch: c.arch,
+            loc,
+            loclists,
+            cfa_at_start,
+        });
+        Ok(())
+    }
+
+    /// Where each formal parameter of the function whose code starts at `entry` (its
+    /// `DW_AT_low_pc`) is at that address, according to the compiler's location descriptions:
+    /// inputs and results, in DIE order, duplicates included. `Ok(None)` when no subprogram
+    /// with code starts there. Needs [`Dwarf::load_locations`] first.
+    ///
+    /// This is an independent account of the calling convention: the compiler writes these
+    /// from its own ABI assignment, while [`crate::abi`] derives layouts from the types. It
+    /// understands what Go writes for parameters (`DW_OP_reg*`, `DW_OP_regx`,
+    /// `DW_OP_call_frame_cfa`, `DW_OP_fbreg` with the CFA as frame base, `DW_OP_plus_uconst`,
+    /// `DW_OP_piece`) and refuses anything else with [`Error::Location`], as it does a stack
+    /// address when `.debug_frame` has no rule `SP + offset` for the entry.
+    pub fn param_locations_at(&self, entry: u64) -> Result<Option<Vec<ParamLocation>>, Error> {
+        let Some(secs) = &self.locations else {
+            return Err(Error::Location {
+                section: ".debug_info",
+                offset: 0,
+                what: "location sections not loaded (call Dwarf::load_locations first)".into(),
+            });
+        };
+        let Some((_, off)) = self
+            .index
+            .by_entry
+            .get(&entry)
+            .and_then(|&i| self.index.subprograms.get(i))
+        else {
+            return Ok(None);
+        };
+        let off = *off;
+        let mut ctx = Ctx::new(self);
+        let sub = ctx.die(off, off)?;
+        let unit = ctx.unit_bases(sub.unit_start)?;
+        let frame_base_is_cfa = matches!(
+            sub.attr(gimli::DW_AT_frame_base),
+            Some(AttributeValue::Exprloc(e)) if e.0.slice() == [gimli::DW_OP_call_frame_cfa.0]
+        );
+        // The CFA at the entry, as an offset from the stack pointer.
+        let cfa_from_sp = match (secs.cfa_at_start.get(&entry), stack_pointer(secs.arch)) {
+            (Some(&(reg, offset)), Some(sp)) if reg == sp => Some(offset),
+            _ => None,
+        };
+        let lists = gimli::LocationLists::new(
+            gimli::DebugLoc::new(&secs.loc, self.endian),
+            gimli::DebugLocLists::new(&secs.loclists, self.endian),
+        );
+        let debug_addr = gimli::DebugAddr::from(EndianSlice::new(&self.addr, self.endian));
+        let mut out = Vec::new();
+        for child in ctx.children(&sub)? {
+            if child.tag != gimli::DW_TAG_formal_parameter {
+                continue;
+            }
+            let origin = match child.reference(gimli::DW_AT_abstract_origin) {
+                Some(o) => Some(ctx.die(child.off, o)?),
+                None => None,
+            };
+            let attr = |at| {
+                child
+                    .attr(at)
+                    .or_else(|| origin.as_ref().and_then(|o| o.attr(at)))
+            };
+            let name = attr(gimli::DW_AT_name)
+                .and_then(|v| ctx.string(v))
+                .unwrap_or_default();
+            let is_result = matches!(
+                attr(gimli::DW_AT_variable_parameter),
+                Some(AttributeValue::Flag(true))
+            );
+            let bad = |section: &'static str, offset: u64, what: String| Error::Location {
+                section,
+                offset,
+                what: format!("parameter {name:?}: {what}"),
+            };
+            let list_at = |offset: gimli::LocationListsOffset| -> Result<Option<R<'_>>, Error> {
+                let section = if unit.encoding.version >= 5 {
+                    ".debug_loclists"
+                } else {
+                    ".debug_loc"
+                };
+                let lerr = |e: gimli::Error| bad(section, offset.0 as u64, e.to_string());
+                let mut it = lists
+                    .locations(
+                        offset,
+                        unit.encoding,
+                        unit.low_pc,
+                        &debug_addr,
+                        unit.addr_base,
+                    )
+                    .map_err(lerr)?;
+                while let Some(e) = it.next().map_err(lerr)? {
+                    if e.range.begin <= entry && entry < e.range.end {
+                        return Ok(Some(e.data.0));
+                    }
+                }
+                Ok(None)
+            };
+            let (expr, from_list) = match child.attr(gimli::DW_AT_location) {
+                None => (None, false),
+                Some(AttributeValue::Exprloc(e)) => (Some(e.0), false),
+                Some(AttributeValue::Block(b)) => (Some(b), false),
+                Some(AttributeValue::LocationListsRef(o)) => (list_at(o)?, true),
+                Some(AttributeValue::DebugLocListsIndex(i)) => {
+                    let o = lists
+                        .get_offset(unit.encoding, unit.loclists_base, i)
+                        .map_err(|e| bad(".debug_loclists", i.0 as u64, e.to_string()))?;
+                    (list_at(o)?, true)
+                }
+                Some(v) => {
+                    return Err(bad(
+                        ".debug_info",
+                        child.off as u64,
+                        format!("DW_AT_location of form {v:?}"),
+                    ))
+                }
+            };
+            let pieces = match expr {
+                Some(e) if !e.is_empty() => Some(
+                    pieces_of(e, unit.encoding, frame_base_is_cfa)
+                        .map_err(|what| bad(".debug_info", child.off as u64, what))?
+                        .into_iter()
+                        .map(|(loc, size)| {
+                            let location = match loc {
+                                RawLocation::Register(n) => PieceLocation::Register {
+                                    dwarf: n,
+                                    name: register_name(secs.arch, n),
+                                },
+                                RawLocation::Cfa(o) => PieceLocation::Stack(
+                                    cfa_from_sp.and_then(|c| c.checked_add(o)).ok_or_else(|| {
+                                        bad(
+                                            ".debug_info",
+                                            child.off as u64,
+                                            format!("a stack address, but .debug_frame has no CFA rule SP+offset for the entry {entry:#x}"),
+                                        )
+                                    })?,
+                                ),
+                                RawLocation::Missing => PieceLocation::Missing,
+                            };
+                            Ok(DwarfPiece { location, size })
+                        })
+                        .collect::<Result<Vec<_>, Error>>()?,
+                ),
+                _ => None,
+            };
+            out.push(ParamLocation {
+                name,
+                is_result,
+                pieces,
+                from_list,
+            });
+        }
+        Ok(Some(out))
+    }
+}
+
+/// A piece's location before the CFA is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawLocation {
+    Register(u16),
+    /// The CFA plus this offset.
+    Cfa(i64),
+    Missing,
+}
+
+/// The pieces of a location description (size `None`: the whole value), for the operations
+/// Go writes for parameters. `frame_base_is_cfa`: the function's `DW_AT_frame_base` is
+/// `DW_OP_call_frame_cfa`, so `DW_OP_fbreg` is CFA-relative.
+fn pieces_of(
+    expr: R<'_>,
+    encoding: gimli::Encoding,
+    frame_base_is_cfa: bool,
+) -> Result<Vec<(RawLocation, Option<u64>)>, String> {
+    let mut r = expr;
+    let mut out = Vec::new();
+    let mut cur: Option<RawLocation> = None;
+    while !r.is_empty() {
+        let op = gimli::Operation::parse(&mut r, encoding).map_err(|e| e.to_string())?;
+        cur = match (op, cur) {
+            (gimli::Operation::Register { register }, None) => {
+                Some(RawLocation::Register(register.0))
+            }
+            (gimli::Operation::CallFrameCFA, None) => Some(RawLocation::Cfa(0)),
+            (gimli::Operation::FrameOffset { offset }, None) if frame_base_is_cfa => {
+                Some(RawLocation::Cfa(offset))
+            }
+            (gimli::Operation::PlusConstant { value }, Some(RawLocation::Cfa(o))) => {
+                Some(RawLocation::Cfa(
+                    i64::try_from(value)
+                        .ok()
+                        .and_then(|v| o.checked_add(v))
+                        .ok_or("DW_OP_plus_uconst overflows")?,
+                ))
+            }
+            (
+                gimli::Operation::Piece {
+                    size_in_bits,
+                    bit_offset: None,
+                },
+                cur,
+            ) if size_in_bits % 8 == 0 => {
+                out.push((cur.unwrap_or(RawLocation::Missing), Some(size_in_bits / 8)));
+                None
+            }
+            (op, _) => return Err(format!("unsupported location operation {op:?}")),
+        };
+    }
+    match cur {
+        Some(loc) if out.is_empty() => out.push((loc, None)),
+        Some(_) => return Err("a location after the last DW_OP_piece".into()),
+        None => {}
+    }
+    Ok(out)
+}
+
+/// The DWARF number of the stack pointer of `arch`.
+fn stack_pointer(arch: &str) -> Option<u16> {
+    match arch {
+        "amd64" => Some(7),
+        "arm64" => Some(31),
+        "386" => Some(4),
+        "arm" => Some(13),
+        _ => None,
+    }
+}
+
+/// The name of DWARF register `n` of `arch` (see [`PieceLocation::Register`]).
+fn register_name(arch: &str, n: u16) -> Option<&'static str> {
+    const AMD64: [&str; 16] = [
+        "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
+        "r13", "r14", "r15",
+    ];
+    const XMM: [&str; 16] = [
+        "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
+        "x14", "x15",
+    ];
+    const ARM64: [&str; 32] = [
+        "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26",
+        "r27", "r28", "r29", "r30", "rsp",
+    ];
+    const ARM64_V: [&str; 32] = [
+        "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13",
+        "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26",
+        "f27", "f28", "f29", "f30", "f31",
+    ];
+    const I386: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+    let n = usize::from(n);
+    let in_range = |names: &'static [&'static str], first: usize| {
+        n.checked_sub(first).and_then(|i| names.get(i)).copied()
+    };
+    match arch {
+        "amd64" => in_range(&AMD64, 0).or_else(|| in_range(&XMM, 17)),
+        "arm64" => in_range(&ARM64, 0).or_else(|| in_range(&ARM64_V, 64)),
+        "386" => in_range(&I386, 0),
+        "arm" => ARM64.get(..16).and_then(|r| in_range(r, 0)),
+        _ => None,
+    }
+}
+
+/// The CFA rule at the first address of each FDE of a `.debug_frame` section: the CIE's
+/// initial instructions and the FDE's instructions before its first advance.
+fn cfa_at_fde_starts(
+    data: &[u8],
+    endian: RunTimeEndian,
+    ptr_size: u8,
+) -> Result<HashMap<u64, (u16, i64)>, Error> {
+    use gimli::UnwindSection;
+    let mut frame = gimli::DebugFrame::new(data, endian);
+    frame.set_address_size(ptr_size);
+    let bases = gimli::BaseAddresses::default();
+    let mut ctx = Box::new(gimli::UnwindContext::new());
+    let mut out = HashMap::new();
+    let mut entries = frame.entries(&bases);
+    let mut at = 0u64;
+    let err = |offset: u64, e: gimli::Error| Error::Location {
+        section: ".debug_frame",
+        offset,
+        what: e.to_string(),
+    };
+    while let Some(e) = entries.next().map_err(|e| err(at, e))? {
+        let gimli::CieOrFde::Fde(partial) = e else {
+            continue;
+        };
+        at = partial.offset() as u64;
+        let fde = partial
+            .parse(gimli::DebugFrame::cie_from_offset)
+            .map_err(|e| err(at, e))?;
+        let mut rows = fde.rows(&frame, &bases, &mut ctx).map_err(|e| err(at, e))?;
+        if let Some(row) = rows.next_row().map_err(|e| err(at, e))? {
+            if let gimli::CfaRule::RegisterAndOffset { register, offset } = row.cfa() {
+                out.entry(row.start_address())
+                    .or_insert((register.0, *offset));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The name of a generic function's dictionary parameter.
@@ -1009,6 +1425,49 @@ impl<'a> Ctx<'a> {
         Ok((h, start))
     }
 
+    /// The encoding, base address and table bases of the unit starting at `unit_start`, from
+    /// its root DIE, for reading its location lists.
+    fn unit_bases(&mut self, unit_start: usize) -> Result<UnitBases, Error> {
+        let (h, start) = self.unit_of(unit_start, unit_start)?;
+        let abbrevs = self.abbreviations(&h, start)?;
+        let gerr = |source| Error::Dwarf {
+            offset: start as u64,
+            source,
+        };
+        let mut cursor = h.entries(&abbrevs);
+        let (_, root) = cursor.next_dfs().map_err(gerr)?.ok_or(Error::Dwarf {
+            offset: start as u64,
+            source: gimli::Error::MissingUnitDie,
+        })?;
+        let mut bases = UnitBases {
+            encoding: h.encoding(),
+            low_pc: 0,
+            addr_base: gimli::DebugAddrBase(0),
+            loclists_base: gimli::DebugLocListsBase(0),
+        };
+        let mut low_pc = None;
+        for (at, v) in owned_attrs(root).map_err(gerr)? {
+            match (at, v) {
+                (gimli::DW_AT_low_pc, v) => low_pc = Some(v),
+                (gimli::DW_AT_addr_base, AttributeValue::DebugAddrBase(b)) => bases.addr_base = b,
+                (gimli::DW_AT_loclists_base, AttributeValue::DebugLocListsBase(b)) => {
+                    bases.loclists_base = b
+                }
+                _ => {}
+            }
+        }
+        bases.low_pc = match low_pc {
+            Some(AttributeValue::Addr(a)) => a,
+            Some(AttributeValue::DebugAddrIndex(i)) => {
+                gimli::DebugAddr::from(EndianSlice::new(&self.d.addr, self.d.endian))
+                    .get_address(h.address_size(), bases.addr_base, i)
+                    .map_err(gerr)?
+            }
+            _ => 0,
+        };
+        Ok(bases)
+    }
+
     /// The DIE at `.debug_info` offset `off` (`from` is the DIE that referred to it).
     fn die(&mut self, from: usize, off: usize) -> Result<Die<'a>, Error> {
         let (h, start) = self.unit_of(from, off)?;
@@ -1475,6 +1934,55 @@ mod tests {
         assert_eq!(v, before);
         assert_eq!(producer_minor("Go cmd/compile go1.21.13; regabi"), Some(21));
         assert_eq!(producer_minor("Go cmd/compile go1.15.15"), Some(15));
+    }
+
+    #[test]
+    fn location_expressions() {
+        let enc = gimli::Encoding {
+            address_size: 8,
+            format: gimli::Format::Dwarf32,
+            version: 4,
+        };
+        let eval = |b: &[u8], cfa_base: bool| {
+            pieces_of(EndianSlice::new(b, RunTimeEndian::Little), enc, cfa_base)
+        };
+        use RawLocation::{Cfa, Missing, Register};
+        // A string in rax and rbx: DW_OP_reg0 DW_OP_piece 8 DW_OP_reg3 DW_OP_piece 8.
+        assert_eq!(
+            eval(&[0x50, 0x93, 8, 0x53, 0x93, 8], true).unwrap(),
+            [(Register(0), Some(8)), (Register(3), Some(8))]
+        );
+        // DW_OP_call_frame_cfa; DW_OP_fbreg 16; DW_OP_call_frame_cfa DW_OP_plus_uconst 4.
+        assert_eq!(eval(&[0x9c], true).unwrap(), [(Cfa(0), None)]);
+        assert_eq!(eval(&[0x91, 0x10], true).unwrap(), [(Cfa(16), None)]);
+        assert_eq!(eval(&[0x9c, 0x23, 4], true).unwrap(), [(Cfa(4), None)]);
+        assert!(
+            eval(&[0x91, 0x10], false).is_err(),
+            "fbreg needs the CFA as frame base"
+        );
+        // An unavailable half, then V0 (DW_OP_regx 64).
+        assert_eq!(
+            eval(&[0x93, 4, 0x90, 0x40, 0x93, 8], true).unwrap(),
+            [(Missing, Some(4)), (Register(64), Some(8))]
+        );
+        // What Go does not write is refused: DW_OP_breg7, a location after the last piece.
+        assert!(eval(&[0x77, 8], true).is_err());
+        assert!(eval(&[0x50, 0x93, 8, 0x53], true).is_err());
+
+        assert_eq!(register_name("amd64", 0), Some("rax"));
+        assert_eq!(register_name("amd64", 3), Some("rbx"));
+        assert_eq!(register_name("amd64", 17), Some("x0"));
+        assert_eq!(register_name("amd64", 32), Some("x15"));
+        assert_eq!(register_name("amd64", 16), None);
+        assert_eq!(register_name("amd64", 33), None);
+        assert_eq!(register_name("arm64", 15), Some("r15"));
+        assert_eq!(register_name("arm64", 31), Some("rsp"));
+        assert_eq!(register_name("arm64", 79), Some("f15"));
+        assert_eq!(register_name("386", 1), Some("ecx"));
+        assert_eq!(register_name("arm", 13), Some("r13"));
+        assert_eq!(register_name("arm", 16), None);
+        assert_eq!(register_name("ppc64le", 3), None);
+        assert_eq!(stack_pointer("386"), Some(4));
     }
 
     #[test]
