@@ -33,7 +33,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -129,33 +128,10 @@ fn matrix_targets() -> Vec<Target> {
 /// Builds the Go program `src` for linux/`goarch` with Go `release` (unstripped), as
 /// layouts.rs builds testdata/params, and lists its symbols with `go tool nm`.
 fn build(prog: &str, src: &Path, release: &str, goarch: &str, dir: &Path) -> Target {
-    let root = cache().join("go").join(release);
     let path = dir.join(format!("{prog}-{release}-{goarch}"));
-    let go = |args: &[&str]| {
-        let mut c = Command::new(root.join("bin/go"));
-        c.args(args)
-            .env("GOROOT", &root)
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "")
-            .env("GO111MODULE", "off")
-            .env("CGO_ENABLED", "0")
-            .env("GOOS", "linux")
-            .env("GOARCH", goarch)
-            .env("GOCACHE", cache().join("gocache").join(release));
-        c
-    };
-    let status = go(&["build", "-o"])
-        .arg(&path)
-        .arg(src)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("go {release}: {e}: run testdata/install-toolchains.sh (the README test command does)")
-        });
-    assert!(
-        status.success(),
-        "go {release} build of {prog} for {goarch} failed"
-    );
-    let out = go(&["tool", "nm", "-size", "-n"])
+    gosyms_tests::go_build(release, goarch, src, &path, "");
+    let out = gosyms_tests::go(release)
+        .args(["tool", "nm", "-size", "-n"])
         .arg(&path)
         .output()
         .unwrap();

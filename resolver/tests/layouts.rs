@@ -13,31 +13,14 @@ use pclntab::GoBinary;
 use resolver::abi::ValueLayout;
 use resolver::{LayoutSource, Pattern, Plan, ResolveError, Resolver};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use gosyms_tests::{cache, repo};
+use gosyms_tests::repo;
 
 fn build(release: &str, goarch: &str, dir: &Path) -> (PathBuf, PathBuf) {
-    let root = cache().join("go").join(release);
     let src = repo().join("testdata/params/main.go");
     let out = |suffix: &str| dir.join(format!("params-{release}-{goarch}{suffix}"));
-    for (ldflags, path) in [("", out("")), ("-s -w", out("-stripped"))] {
-        let status = Command::new(root.join("bin/go"))
-            .args(["build", &format!("-ldflags={ldflags}"), "-o"])
-            .arg(&path)
-            .arg(&src)
-            .env("GOROOT", &root)
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "")
-            .env("GO111MODULE", "off")
-            .env("CGO_ENABLED", "0")
-            .env("GOOS", "linux")
-            .env("GOARCH", goarch)
-            .env("GOCACHE", cache().join("gocache").join(release))
-            .status()
-            .unwrap_or_else(|e| panic!("go {release}: {e}: run testdata/install-toolchains.sh (the README test command does)"));
-        assert!(status.success(), "go {release} build for {goarch} failed");
-    }
+    gosyms_tests::go_build(release, goarch, &src, &out(""), "");
+    gosyms_tests::go_build(release, goarch, &src, &out("-stripped"), "-s -w");
     (out(""), out("-stripped"))
 }
 

@@ -5,7 +5,7 @@
 //! Everything here panics with the command to run when a corpus is missing: tests that need
 //! them fail loudly, they never skip.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
@@ -37,6 +37,37 @@ pub fn go(release: &str) -> Command {
         .env("GOTOOLCHAIN", "local")
         .env("GOFLAGS", "");
     cmd
+}
+
+/// This machine's architecture in GOARCH spelling, for programs the tests run.
+pub fn host_goarch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// Builds the single-file Go program `src` (GOPATH mode, no cgo) with Go `release` for
+/// linux/`goarch` into `out`, with `ldflags`; the toolchain's build cache is the matrix's.
+pub fn go_build(release: &str, goarch: &str, src: &Path, out: &Path, ldflags: &str) {
+    let status = go(release)
+        .args(["build", &format!("-ldflags={ldflags}"), "-o"])
+        .arg(out)
+        .arg(src)
+        .env("GO111MODULE", "off")
+        .env("CGO_ENABLED", "0")
+        .env("GOOS", "linux")
+        .env("GOARCH", goarch)
+        .env("GOCACHE", cache().join("gocache").join(release))
+        .status()
+        .unwrap_or_else(|e| panic!("go {release} build: {e}"));
+    assert!(
+        status.success(),
+        "go {release} build of {} for linux/{goarch} failed",
+        src.display()
+    );
 }
 
 /// One binary of the matrix: a row of `matrix/manifest.tsv`.

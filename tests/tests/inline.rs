@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{go, lookup};
+use common::lookup;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,22 +12,10 @@ use std::process::Command;
 const RELEASES: &[&str] = &["1.15", "1.19", "1.21.13", "1.27.3"];
 
 fn build(release: &str, dir: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/inline/main.go");
+    let src = gosyms_tests::repo().join("testdata/inline/main.go");
     let out = dir.join(format!("inline-{release}"));
-    let status = go(release)
-        .args(["build", "-ldflags=-s -w", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .env("GO111MODULE", "off")
-        .env("GOCACHE", common::cache().join("gocache").join(release))
-        .env("CGO_ENABLED", "0")
-        .status()
-        .expect("run go build (testdata/install-toolchains.sh installs the toolchains)");
-    assert!(
-        status.success(),
-        "go {release} build of {} failed",
-        src.display()
-    );
+    // For this machine: the test runs the program.
+    gosyms_tests::go_build(release, gosyms_tests::host_goarch(), &src, &out, "-s -w");
     out
 }
 
