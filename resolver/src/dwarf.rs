@@ -395,26 +395,13 @@ impl Dwarf {
         let sub = ctx.die(off, off)?;
         let mut inputs: Vec<Param> = Vec::new();
         let mut results: Vec<Param> = Vec::new();
-        for child in ctx.children(&sub)? {
-            if child.tag != gimli::DW_TAG_formal_parameter {
-                continue;
-            }
-            let origin = match child.reference(gimli::DW_AT_abstract_origin) {
-                Some(o) => Some(ctx.die(child.off, o)?),
-                None => None,
-            };
-            let attr = |at| {
-                child
-                    .attr(at)
-                    .or_else(|| origin.as_ref().and_then(|o| o.attr(at)))
-            };
-            let pname = attr(gimli::DW_AT_name)
-                .and_then(|v| ctx.string(v))
-                .unwrap_or_default();
-            let is_result = matches!(
-                attr(gimli::DW_AT_variable_parameter),
-                Some(AttributeValue::Flag(true))
-            );
+        for FormalParam {
+            die: child,
+            origin,
+            name: pname,
+            is_result,
+        } in ctx.formal_params(&sub)?
+        {
             let holder = if child.attr(gimli::DW_AT_type).is_some() {
                 &child
             } else {
@@ -695,26 +682,13 @@ impl Dwarf {
         );
         let debug_addr = gimli::DebugAddr::from(EndianSlice::new(&self.addr, self.endian));
         let mut out = Vec::new();
-        for child in ctx.children(&sub)? {
-            if child.tag != gimli::DW_TAG_formal_parameter {
-                continue;
-            }
-            let origin = match child.reference(gimli::DW_AT_abstract_origin) {
-                Some(o) => Some(ctx.die(child.off, o)?),
-                None => None,
-            };
-            let attr = |at| {
-                child
-                    .attr(at)
-                    .or_else(|| origin.as_ref().and_then(|o| o.attr(at)))
-            };
-            let name = attr(gimli::DW_AT_name)
-                .and_then(|v| ctx.string(v))
-                .unwrap_or_default();
-            let is_result = matches!(
-                attr(gimli::DW_AT_variable_parameter),
-                Some(AttributeValue::Flag(true))
-            );
+        for FormalParam {
+            die: child,
+            name,
+            is_result,
+            ..
+        } in ctx.formal_params(&sub)?
+        {
             let bad = |section: &'static str, offset: u64, what: String| Error::Location {
                 section,
                 offset,
@@ -1230,6 +1204,15 @@ impl Walk {
     }
 }
 
+/// A `DW_TAG_formal_parameter`, with the name and direction its abstract origin supplies
+/// when the DIE itself does not say (concrete instances of inlined functions).
+struct FormalParam<'a> {
+    die: Die<'a>,
+    origin: Option<Die<'a>>,
+    name: String,
+    is_result: bool,
+}
+
 /// Reading state for one lookup: the sections as gimli readers and the units parsed so far.
 struct Ctx<'a> {
     d: &'a Dwarf,
@@ -1492,6 +1475,38 @@ impl<'a> Ctx<'a> {
     }
 
     /// The direct children of a DIE.
+    /// The formal parameters of subprogram `sub`, in DWARF order.
+    fn formal_params(&mut self, sub: &Die<'a>) -> Result<Vec<FormalParam<'a>>, Error> {
+        let mut out = Vec::new();
+        for die in self.children(sub)? {
+            if die.tag != gimli::DW_TAG_formal_parameter {
+                continue;
+            }
+            let origin = match die.reference(gimli::DW_AT_abstract_origin) {
+                Some(o) => Some(self.die(die.off, o)?),
+                None => None,
+            };
+            let attr = |at| {
+                die.attr(at)
+                    .or_else(|| origin.as_ref().and_then(|o| o.attr(at)))
+            };
+            let name = attr(gimli::DW_AT_name)
+                .and_then(|v| self.string(v))
+                .unwrap_or_default();
+            let is_result = matches!(
+                attr(gimli::DW_AT_variable_parameter),
+                Some(AttributeValue::Flag(true))
+            );
+            out.push(FormalParam {
+                die,
+                origin,
+                name,
+                is_result,
+            });
+        }
+        Ok(out)
+    }
+
     fn children(&mut self, die: &Die<'a>) -> Result<Vec<Die<'a>>, Error> {
         let (h, start) = self.unit_of(die.off, die.off)?;
         let abbrevs = self.abbreviations(&h, start)?;
