@@ -189,12 +189,11 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
     if !with_lines {
         funcs = funcs.without_lines();
     }
-    let info = bin.build_info.as_ref();
     let keep = |f: &pclntab::Function<'_>| {
         if filter.as_ref().is_some_and(|re| !re.is_match(&f.name)) {
             return false;
         }
-        let origin = pclntab::names::origin(&f.package, info);
+        let origin = bin.origin(&f.package);
         !(a.user && origin != Kind::User || a.std && (origin != Kind::Std || f.package.is_empty()))
     };
     let mut selected = Vec::new();

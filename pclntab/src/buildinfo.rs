@@ -36,7 +36,7 @@ pub struct BuildInfo {
     pub path: Option<String>,
     /// The main module.
     pub main: Option<Module>,
-    /// Dependencies.
+    /// Dependencies, sorted by path.
     pub deps: Vec<Module>,
     /// Build settings (`GOOS`, `GOARCH`, `CGO_ENABLED`, `-ldflags`, `vcs.revision`, ...).
     pub settings: Vec<(String, String)>,
@@ -134,6 +134,8 @@ fn parse(c: &Container<'_>, r: &Reader<'_>) -> Result<BuildInfo> {
         ..BuildInfo::default()
     };
     parse_modinfo(&mut info, &modinfo);
+    // Go writes them sorted already; sorting keeps lookups by path correct for any input.
+    info.deps.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(info)
 }
 

@@ -81,6 +81,7 @@ pub struct GoBinary<'data> {
     /// A problem with the build information, if it was there but unreadable.
     pub build_info_error: Option<Error>,
     go_minor: Option<u32>,
+    last_origin: std::sync::Mutex<Option<(String, Kind)>>,
 }
 
 /// A function, with what gosyms reports about it.
@@ -203,6 +204,7 @@ impl<'data> GoBinary<'data> {
             build_info,
             build_info_error,
             go_minor,
+            last_origin: std::sync::Mutex::new(None),
         })
     }
 
@@ -252,14 +254,9 @@ impl<'data> GoBinary<'data> {
             Cow::Borrowed(n) => Cow::Borrowed(names::package_of(n)),
             Cow::Owned(n) => Cow::Owned(names::package_of(n).to_string()),
         };
-        let kind = names::kind(
-            &name,
-            &package,
-            file,
-            func.flag,
-            self.go_minor(),
-            self.build_info.as_ref(),
-        );
+        let kind = names::kind(&name, &package, file, func.flag, self.go_minor(), |p| {
+            self.origin(p)
+        });
         Ok(Function {
             func,
             entry: func.entry,
@@ -272,6 +269,20 @@ impl<'data> GoBinary<'data> {
             file: file.map(utf8),
             line,
         })
+    }
+
+    /// Where package `package` comes from (main module, standard library, dependency). The
+    /// last answer is kept: the function table groups functions by package.
+    pub fn origin(&self, package: &str) -> Kind {
+        let mut last = self.last_origin.lock().unwrap_or_else(|e| e.into_inner());
+        match &*last {
+            Some((p, k)) if p == package => *k,
+            _ => {
+                let k = names::origin(package, self.build_info.as_ref());
+                *last = Some((package.to_string(), k));
+                k
+            }
+        }
     }
 
     /// The function containing `pc`, the offset into it, and the inlined frames at `pc`.
