@@ -6,6 +6,24 @@
 //! It reads the binary through the `pclntab` crate, takes types from DWARF when the binary (or
 //! a debug file) has it, from a signature the user writes, or from the runtime's own
 //! `FUNCDATA_ArgInfo` as raw words, and never guesses: what it cannot prove it reports as such.
+//!
+//! # Overview
+//! - [`Pattern`] parses what the user typed: a name, a glob, `re:REGEX`, or a signature
+//!   ([`signature`]).
+//! - [`Resolver::resolve`] gives one [`Plan`] per matching function: [`disasm`] finds its return
+//!   instructions and the end of its stack check, [`abi`] lays out its arguments and results,
+//!   from [`dwarf`], the signature or [`arginfo`]; [`goid`] says where the goroutine id is.
+//!
+//! ```no_run
+//! let map = pclntab::map_file(std::path::Path::new("./server"))?;
+//! let bin = pclntab::GoBinary::parse(&map)?;
+//! let patterns = [resolver::Pattern::parse("main.*")?];
+//! for plan in resolver::Resolver::new(&bin, None)?.resolve(&patterns)? {
+//!     println!("{}: entry probe at file offset {:#x}, {} return sites",
+//!         plan.function, plan.entry_probe.file_offset, plan.returns.len());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod abi;
