@@ -152,12 +152,9 @@ impl Info {
     pub fn new(path: &Path, bin: &GoBinary<'_>) -> pclntab::Result<Self> {
         let c = &bin.container;
         let t = &bin.table;
-        let size = match bin.found_by {
-            pclntab::FoundBy::Section => c
-                .section(&[".gopclntab", "__gopclntab", ".data.rel.ro.gopclntab"])
-                .map(|s| s.size),
-            _ => None,
-        };
+        // Found by its section, the table's bytes are the section's; otherwise its end is not
+        // recorded anywhere.
+        let size = (bin.found_by == pclntab::FoundBy::Section).then(|| t.reader().len());
         let text_start = match &bin.moduledata {
             Some(md) => md.text,
             None if t.text.start != 0 => t.text.start,
