@@ -4,6 +4,7 @@
 //! is the `pclntab` crate's job.
 
 mod output;
+mod trace;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +31,8 @@ enum Command {
     Lookup(LookupArgs),
     /// Plan uprobes: entry and return sites (file offsets), calling convention, argument layout.
     Resolve(ResolveArgs),
+    /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
+    Trace(trace::TraceArgs),
 }
 
 #[derive(Args)]
@@ -150,6 +153,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
         }),
         Command::Lookup(a) => with_binary(&a.target, |bin| lookup(bin, a, out)),
         Command::Resolve(a) => with_binary(&a.target, |bin| resolve(bin, a, out)),
+        Command::Trace(a) => trace::trace(a),
     }
 }
 

@@ -118,6 +118,8 @@ pub struct Piece {
     /// Path from the value: `""` for a scalar, `.ptr`/`.len`/`.cap` for headers, `.X` for fields,
     /// `.type`/`.data` for interfaces, `.real`/`.imag` for complex numbers, `[0]` for arrays.
     pub path: String,
+    /// Offset of the piece inside the value's in-memory representation.
+    pub offset: u64,
     /// Size in bytes.
     pub size: u64,
     /// What it holds.
@@ -296,8 +298,9 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
                     Some(locs) => words
                         .into_iter()
                         .zip(locs)
-                        .map(|((path, _, size, kind), location)| Piece {
+                        .map(|((path, offset, size, kind), location)| Piece {
                             path,
+                            offset,
                             size,
                             kind,
                             location,
@@ -311,6 +314,7 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
                             .into_iter()
                             .map(|(path, off, size, kind)| Piece {
                                 path,
+                                offset: off,
                                 size,
                                 kind,
                                 location: Location::Stack(base + at + off),

@@ -373,6 +373,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
                 let pieces = (0..words)
                     .map(|i| Piece {
                         path: format!("[{i}]"),
+                        offset: i * ptr,
                         size: ptr,
                         kind: PieceKind::Uint,
                         location: Location::Stack(ptr + i * ptr),
@@ -461,6 +462,7 @@ fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout
             continue;
         }
         let fits = regs.is_some_and(|r| next_int + leaves.len() <= r.ints.len());
+        let first = leaves.first().map_or(0, |(off, _)| *off);
         let pieces: Vec<Piece> = leaves
             .iter()
             .enumerate()
@@ -479,6 +481,7 @@ fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout
                 };
                 Piece {
                     path,
+                    offset: u64::from(off.saturating_sub(first)),
                     size: u64::from(*size),
                     kind: PieceKind::Uint,
                     location,

@@ -1,0 +1,236 @@
+//! gosyms' eBPF program: one uprobe handler, attached at every entry and return site with a
+//! cookie that names its [`ProbeSpec`]. It copies the registers, the stack bytes and the
+//! memory the spec asks for into a per-CPU buffer and sends the used part through a ring
+//! buffer. It never writes to the traced process. When the ring buffer is full the event is
+//! counted in `DROPS` instead.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::{bpf_get_attach_cookie, bpf_get_current_task, bpf_probe_read_user as read_raw},
+    },
+    macros::{map, uprobe},
+    maps::{Array, PerCpuArray, RingBuf},
+    programs::ProbeContext,
+    EbpfContext,
+};
+use probe_common::*;
+
+/// Probe specs by cookie. User space sets the size.
+#[map]
+static SPECS: Array<ProbeSpec> = Array::with_max_entries(1, 0);
+
+/// Events to user space. User space sets the size.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 24, 0);
+
+/// Where an event is assembled, with the state of the capture loop. The loop's state lives
+/// here, in map memory read back with volatile loads, rather than in registers: the verifier
+/// then sees the same state after every iteration whatever path led there, and can prune.
+#[repr(C)]
+struct Scratch {
+    regs: [u64; PT_REGS_WORDS],
+    pad0: [u64; 3],
+    starts: [u32; MAX_DEREFS],
+    used: u32,
+    pad1: u32,
+    buf: EventBuf,
+}
+
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Events lost because the ring buffer was full, per CPU.
+#[map]
+static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Wake the reader once this much is waiting; below it the reader's own polling picks events
+/// up, so that a busy probe does not pay for a wakeup per event.
+const WAKEUP_BYTES: u64 = 1 << 20;
+
+#[uprobe]
+pub fn gosyms_probe(ctx: ProbeContext) -> u32 {
+    // SAFETY: every pointer the program follows is either a map value the kernel handed out or
+    // user memory read through the fault-tolerant probe_read helpers.
+    unsafe { capture(&ctx) };
+    0
+}
+
+#[inline(always)]
+unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
+    let cookie = bpf_get_attach_cookie(ctx.as_ptr());
+    let spec = SPECS.get(cookie as u32)?;
+    let s = &mut *SCRATCH.get_ptr_mut(0)?;
+    let r = &*ctx.regs;
+    s.regs = [
+        r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
+        r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss,
+    ];
+    let sp = r.rsp;
+    let h = &mut s.buf.header;
+    h.ts_ns = bpf_ktime_get_ns();
+    h.pid_tgid = bpf_get_current_pid_tgid();
+    h.sp = sp;
+    h.cookie = cookie;
+
+    let g = if spec.flags & FLAG_G_IN_REG != 0 {
+        reg(s, spec.g_reg)
+    } else if spec.flags & FLAG_G_IN_TLS != 0 {
+        let task = bpf_get_current_task();
+        let fsbase: u64 =
+            bpf_probe_read_kernel((task + u64::from(spec.fsbase_offset)) as *const u64)
+                .unwrap_or(0);
+        if fsbase == 0 {
+            0
+        } else {
+            user_u64(fsbase.wrapping_add(spec.tls_g_offset as i64 as u64))
+        }
+    } else {
+        0
+    };
+    let h = &mut s.buf.header;
+    if g != 0 {
+        h.goid = user_u64(g + u64::from(spec.goid_offset));
+        h.stack_hi = user_u64(g + 8);
+    } else {
+        h.goid = 0;
+        h.stack_hi = 0;
+    }
+
+    for i in 0..MAX_REGS {
+        let v = if i < spec.nregs as usize {
+            reg(s, spec.regs[i])
+        } else {
+            0
+        };
+        s.buf.header.regs[i] = v;
+    }
+
+    s.used = 0;
+    let stack_len = spec.stack_len.min(MAX_STACK_BYTES);
+    s.buf.header.stack_len = 0;
+    if stack_len > 0 {
+        let at = sp.wrapping_add(u64::from(spec.stack_off));
+        if read_raw(s.buf.data.as_mut_ptr().cast(), stack_len, at as *const _) == 0 {
+            s.used = stack_len;
+            s.buf.header.stack_len = stack_len;
+        }
+    }
+
+    for i in 0..MAX_DEREFS {
+        s.buf.header.deref_len[i] = 0;
+        if i < spec.nderefs as usize {
+            deref(s, spec, sp, i);
+        }
+    }
+
+    let used = (core::ptr::read_volatile(&s.used) as usize).min(DATA_BYTES);
+    s.buf.header.data_len = used as u32;
+    let total = HEADER_BYTES + used;
+    let bytes: &[u8; HEADER_BYTES + DATA_BYTES] = &*(&s.buf as *const EventBuf).cast();
+    if total > bytes.len() {
+        return None;
+    }
+    let flags = if EVENTS.query(0) >= WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    if EVENTS.output::<[u8]>(&bytes[..total], u64::from(flags)).is_err() {
+        if let Some(drops) = DROPS.get_ptr_mut(0) {
+            *drops += 1;
+        }
+    }
+    Some(())
+}
+
+/// Memory read number `i`: appends its bytes after what is already captured.
+#[inline(always)]
+unsafe fn deref(s: &mut Scratch, spec: &ProbeSpec, sp: u64, i: usize) {
+    let Some(d) = spec.derefs.get(i) else {
+        return;
+    };
+    let used = (core::ptr::read_volatile(&s.used) as usize) & (2 * DATA_BYTES - 1);
+    if let Some(start) = s.starts.get_mut(i) {
+        *start = used as u32;
+    }
+    let addr = word(s, sp, &d.addr);
+    if addr == 0 {
+        return;
+    }
+    let count = if d.len.kind == WORD_NONE {
+        1
+    } else {
+        word(s, sp, &d.len)
+    };
+    // Both factors are capped first: no overflow, and no 128-bit multiply (BPF has none).
+    let mut n = count.min(u64::from(MAX_DEREF_BYTES)) * u64::from(d.elem_size.min(MAX_DEREF_BYTES));
+    n = n.min(u64::from(d.max_bytes)).min(u64::from(MAX_DEREF_BYTES));
+    if used >= DATA_BYTES {
+        return;
+    }
+    n = n.min((DATA_BYTES - used) as u64);
+    let len = (n as u32) & (2 * MAX_DEREF_BYTES - 1);
+    if len == 0 || len > MAX_DEREF_BYTES {
+        return;
+    }
+    let at = used & (DATA_BYTES - 1);
+    let dst = s.buf.data.as_mut_ptr().add(at);
+    let src = addr.wrapping_add(u64::from(d.addr_add));
+    let ok = read_raw(dst.cast(), len, src as *const _) == 0;
+    if let Some(out) = s.buf.header.deref_len.get_mut(i) {
+        *out = if ok { len } else { DEREF_FAILED };
+    }
+    if ok {
+        core::ptr::write_volatile(&mut s.used, (used as u32) + len);
+    }
+}
+
+#[inline(always)]
+fn reg(s: &Scratch, index: u8) -> u64 {
+    s.regs.get(index as usize).copied().unwrap_or(0)
+}
+
+#[inline(always)]
+unsafe fn user_u64(addr: u64) -> u64 {
+    bpf_probe_read_user(addr as *const u64).unwrap_or(0)
+}
+
+/// The value of a [`Word`].
+#[inline(always)]
+unsafe fn word(s: &Scratch, sp: u64, w: &Word) -> u64 {
+    match w.kind {
+        WORD_REG => reg(s, w.index),
+        WORD_STACK => user_u64(sp.wrapping_add(u64::from(w.value))),
+        WORD_CONST => u64::from(w.value),
+        WORD_DEREF => {
+            let k = w.index as usize;
+            let (Some(start), Some(len)) = (s.starts.get(k), s.buf.header.deref_len.get(k)) else {
+                return 0;
+            };
+            let start = core::ptr::read_volatile(start) as usize;
+            let len = core::ptr::read_volatile(len);
+            if len == DEREF_FAILED || u64::from(w.value) + 8 > u64::from(len) {
+                return 0;
+            }
+            let at = (start + w.value as usize) & (DATA_BYTES - 1);
+            let mut v = [0u8; 8];
+            let mut j = 0;
+            while j < 8 {
+                v[j] = s.buf.data[(at + j) & (2 * DATA_BYTES - 1)];
+                j += 1;
+            }
+            u64::from_le_bytes(v)
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

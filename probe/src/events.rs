@@ -1,0 +1,307 @@
+//! Events from the ring buffer: parsing the fixed header, pairing returns with calls per
+//! goroutine, and decoding values.
+
+use crate::capture::{Captured, Recipe, TypeNamer};
+use crate::typenames::TypeNames;
+use pclntab::{FileOffset, GoBinary};
+use probe_common::{DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_REGS};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One event as the program sent it.
+#[derive(Debug, Clone)]
+pub struct Event<'b> {
+    /// Nanoseconds since boot.
+    pub ts_ns: u64,
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Goroutine id (0: unknown).
+    pub goid: u64,
+    /// Stack pointer.
+    pub sp: u64,
+    /// The goroutine's `stack.hi` (0: unknown).
+    pub stack_hi: u64,
+    /// The spec index.
+    pub spec: u64,
+    /// Registers.
+    pub regs: [u64; MAX_REGS],
+    /// Bytes per memory read.
+    pub deref_len: [u32; MAX_DEREFS],
+    /// The stack copy.
+    pub stack: &'b [u8],
+    /// Memory reads' bytes, back to back.
+    pub data: &'b [u8],
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl<'b> Event<'b> {
+    /// Parses an event; `None` if it is shorter than its header says.
+    pub fn parse(b: &'b [u8]) -> Option<Self> {
+        let mut regs = [0u64; MAX_REGS];
+        for (i, r) in regs.iter_mut().enumerate() {
+            *r = u64_at(b, 48 + 8 * i)?;
+        }
+        let at = 48 + 8 * MAX_REGS;
+        let stack_len = u32_at(b, at)? as usize;
+        let data_len = u32_at(b, at + 4)? as usize;
+        let mut deref_len = [0u32; MAX_DEREFS];
+        for (i, d) in deref_len.iter_mut().enumerate() {
+            *d = u32_at(b, at + 8 + 4 * i)?;
+        }
+        let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
+        let pid_tgid = u64_at(b, 8)?;
+        Some(Event {
+            ts_ns: u64_at(b, 0)?,
+            pid: (pid_tgid >> 32) as u32,
+            tid: pid_tgid as u32,
+            goid: u64_at(b, 16)?,
+            sp: u64_at(b, 24)?,
+            stack_hi: u64_at(b, 32)?,
+            spec: u64_at(b, 40)?,
+            regs,
+            deref_len,
+            stack: data.get(..stack_len)?,
+            data: data.get(stack_len..)?,
+        })
+    }
+
+    /// The memory reads, split.
+    fn captured(&self) -> Captured<'_> {
+        let mut at = 0usize;
+        let derefs = self
+            .deref_len
+            .iter()
+            .map(|&n| {
+                if n == DEREF_FAILED {
+                    return None;
+                }
+                let s = self.data.get(at..at + n as usize);
+                at += n as usize;
+                s
+            })
+            .collect();
+        Captured {
+            regs: &self.regs,
+            stack: self.stack,
+            derefs,
+        }
+    }
+
+    /// Depth on the goroutine's stack, stable when the stack moves (`stack.hi - sp`); without
+    /// `g`, the stack pointer itself, negated so that deeper is larger.
+    pub fn depth(&self) -> u64 {
+        if self.stack_hi != 0 {
+            self.stack_hi.wrapping_sub(self.sp)
+        } else {
+            self.sp.wrapping_neg()
+        }
+    }
+}
+
+/// Pending calls per goroutine, to pair returns with calls.
+#[derive(Default)]
+pub struct Pairing {
+    /// (pid, goid or tid) → stack of (depth, function, ts).
+    stacks: HashMap<(u32, u64), Vec<(u64, usize, u64)>>,
+    /// Calls whose return was never seen (panics, tail calls, tracing stopped).
+    pub unpaired_calls: u64,
+    /// Returns whose call was not seen (it started before tracing).
+    pub unpaired_returns: u64,
+}
+
+impl Pairing {
+    fn key(e: &Event<'_>) -> (u32, u64) {
+        // Without a goroutine id, the thread is the best there is (goroutines migrate).
+        let id = if e.goid != 0 {
+            e.goid
+        } else {
+            (1 << 63) | u64::from(e.tid)
+        };
+        (e.pid, id)
+    }
+
+    /// Records a call.
+    pub fn call(&mut self, e: &Event<'_>, function: usize) {
+        let depth = e.depth();
+        let stack = self.stacks.entry(Self::key(e)).or_default();
+        // Frames at or below this depth have returned unseen.
+        while stack.last().is_some_and(|(d, _, _)| *d <= depth) {
+            stack.pop();
+            self.unpaired_calls += 1;
+        }
+        stack.push((depth, function, e.ts_ns));
+    }
+
+    /// Matches a return; gives the call's timestamp.
+    pub fn ret(&mut self, e: &Event<'_>, function: usize) -> Option<u64> {
+        let depth = e.depth();
+        let key = Self::key(e);
+        let stack = self.stacks.get_mut(&key)?;
+        while stack.last().is_some_and(|(d, _, _)| *d < depth) {
+            stack.pop();
+            self.unpaired_calls += 1;
+        }
+        let found = match stack.last() {
+            Some(&(d, f, ts)) if d == depth && f == function => {
+                stack.pop();
+                Some(ts)
+            }
+            _ => None,
+        };
+        if stack.is_empty() {
+            self.stacks.remove(&key);
+        }
+        found
+    }
+
+    /// Calls still waiting for their return.
+    pub fn pending(&self) -> u64 {
+        self.stacks.values().map(|s| s.len() as u64).sum()
+    }
+}
+
+/// A decoded event.
+#[derive(Debug, Clone)]
+pub struct TraceEvent {
+    /// A return (else a call).
+    pub is_return: bool,
+    /// Index of the function.
+    pub function: usize,
+    /// Nanoseconds since boot.
+    pub ts_ns: u64,
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Goroutine id, when known.
+    pub goid: Option<u64>,
+    /// Arguments (calls) or results (returns).
+    pub values: Value,
+    /// Time since the paired call (returns).
+    pub dur_ns: Option<u64>,
+}
+
+/// One traced function, as the decoder needs it.
+pub struct DecodedFunction {
+    /// Full name.
+    pub name: String,
+    /// Arguments at calls.
+    pub entry: Recipe,
+    /// Results at returns.
+    pub ret: Recipe,
+}
+
+/// Turns raw events into [`TraceEvent`]s.
+pub struct Decoder<'a, 'data> {
+    bin: &'a GoBinary<'data>,
+    functions: Vec<DecodedFunction>,
+    names: TypeNames<'a, 'data>,
+    /// Load bias per process (PIE), from /proc/PID/maps.
+    biases: Mutex<HashMap<u32, Option<u64>>>,
+    /// The traced file's inode, to find it in /proc/PID/maps.
+    inode: u64,
+    /// Goroutine pairing.
+    pub pairing: Pairing,
+    /// Events too short to parse (never expected).
+    pub malformed: u64,
+}
+
+impl<'a, 'data> Decoder<'a, 'data> {
+    /// Spec `2 * i` is function `i`'s entry, `2 * i + 1` its returns.
+    pub fn new(bin: &'a GoBinary<'data>, functions: Vec<DecodedFunction>, inode: u64) -> Self {
+        Decoder {
+            bin,
+            functions,
+            names: TypeNames::new(bin),
+            biases: Mutex::new(HashMap::new()),
+            inode,
+            pairing: Pairing::default(),
+            malformed: 0,
+        }
+    }
+
+    /// The name of function `i`.
+    pub fn name(&self, i: usize) -> &str {
+        self.functions.get(i).map_or("?", |f| f.name.as_str())
+    }
+
+    /// Decodes one event's bytes.
+    pub fn decode(&mut self, bytes: &[u8]) -> Option<TraceEvent> {
+        let Some(e) = Event::parse(bytes) else {
+            self.malformed += 1;
+            return None;
+        };
+        let function = usize::try_from(e.spec / 2).ok()?;
+        let is_return = e.spec % 2 == 1;
+        let f = self.functions.get(function)?;
+        let recipe = if is_return { &f.ret } else { &f.entry };
+        let values = recipe.decode(&e.captured(), &*self, e.pid);
+        let dur_ns = if is_return {
+            self.pairing
+                .ret(&e, function)
+                .map(|t| e.ts_ns.saturating_sub(t))
+        } else {
+            self.pairing.call(&e, function);
+            None
+        };
+        Some(TraceEvent {
+            is_return,
+            function,
+            ts_ns: e.ts_ns,
+            pid: e.pid,
+            tid: e.tid,
+            goid: (e.goid != 0).then_some(e.goid),
+            values,
+            dur_ns,
+        })
+    }
+
+    fn bias(&self, pid: u32) -> Option<u64> {
+        if !self.bin.container.pie {
+            return Some(0);
+        }
+        let mut biases = self.biases.lock().ok()?;
+        if let Some(b) = biases.get(&pid) {
+            return *b;
+        }
+        let b = self.read_bias(pid);
+        biases.insert(pid, b);
+        b
+    }
+
+    /// Where the file is mapped in `pid`: start of a mapping minus the link-time address of
+    /// its file offset.
+    fn read_bias(&self, pid: u32) -> Option<u64> {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+        for line in maps.lines() {
+            let mut f = line.split_ascii_whitespace();
+            let (range, _perms, off, _dev, inode) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            if inode.parse::<u64>().ok()? != self.inode {
+                continue;
+            }
+            let start = u64::from_str_radix(range.split('-').next()?, 16).ok()?;
+            let off = u64::from_str_radix(off, 16).ok()?;
+            if let Some(va) = self.bin.container.vaddr_of(FileOffset(off)) {
+                return Some(start.wrapping_sub(va.0));
+            }
+        }
+        None
+    }
+}
+
+impl TypeNamer for Decoder<'_, '_> {
+    fn type_name(&self, pid: u32, addr: u64) -> Option<String> {
+        let bias = self.bias(pid)?;
+        self.names.name(addr.wrapping_sub(bias))
+    }
+}
