@@ -11,7 +11,6 @@ use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::num::NonZeroU32;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +25,11 @@ pub enum Format {
 }
 
 #[derive(Args)]
-#[command(after_help = "Targets: `gosyms trace BINARY PATTERN...` traces every process running \
+#[command(
+    after_help = "Targets: `gosyms trace BINARY PATTERN...` traces every process running \
 BINARY; `gosyms trace --pid PID PATTERN...` one running process; `gosyms trace PATTERN... -- CMD \
-ARGS...` starts CMD and traces it from its first instruction.")]
+ARGS...` starts CMD and traces it from its first instruction."
+)]
 pub struct TraceArgs {
     /// The binary (unless --pid or -- CMD is given), then the functions: names, globs,
     /// re:REGEX, or Go signatures that give types to a stripped binary.
@@ -217,7 +218,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
                 .unwrap_or_else(|| "it has no return instruction".into());
             warnings.push(format!("{}: calls only ({why})", plan.function));
         }
-        for n in &cap.notes {
+        for n in plan.notes.iter().chain(&cap.notes) {
             warnings.push(format!("{}: {n}", plan.function));
         }
         specs.push(cap.entry);
@@ -226,6 +227,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             name: plan.function.clone(),
             entry: cap.entry_recipe,
             ret: cap.ret_recipe,
+            entry_probe_vaddr: plan.entry_probe.vaddr,
         });
     }
     for w in warnings.iter().take(20) {
@@ -269,17 +271,19 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         load_start.elapsed().as_millis()
     );
 
-    let format = a.format.unwrap_or(if a.output.is_none() && io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
+    let format = a
+        .format
+        .unwrap_or(if a.output.is_none() && io::stdout().is_terminal() {
+            Format::Text
+        } else {
+            Format::Json
+        });
     let sink: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::fs::File::create(p).with_context(|| p.display().to_string())?),
         None => Box::new(io::stdout().lock()),
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, sink);
-    let mut decoder = Decoder::new(&bin, functions, meta.ino());
+    let mut decoder = Decoder::new(&bin, functions);
     let mut calls = vec![0u64; plans.len()];
     let mut returns = vec![0u64; plans.len()];
     let mut events = 0u64;
@@ -451,9 +455,10 @@ fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<(
         v => v.to_string(),
     };
     if ev.is_return {
-        let dur = ev
-            .dur_ns
-            .map_or_else(|| "?".to_string(), |d| format!("{:.3}us", d as f64 / 1000.0));
+        let dur = ev.dur_ns.map_or_else(
+            || "?".to_string(),
+            |d| format!("{:.3}us", d as f64 / 1000.0),
+        );
         writeln!(
             out,
             "{secs}.{nanos:09} {}/{} {g} <- {name} ({values}) {dur}",
@@ -479,7 +484,10 @@ impl Gate {
         let n = unsafe { libc::write(self.write_fd, b"g".as_ptr().cast(), 1) };
         unsafe { libc::close(self.write_fd) };
         if n != 1 {
-            bail!("could not start the command: {}", io::Error::last_os_error());
+            bail!(
+                "could not start the command: {}",
+                io::Error::last_os_error()
+            );
         }
         Ok(())
     }

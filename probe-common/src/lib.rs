@@ -169,6 +169,8 @@ pub struct EventHeader {
     pub goid: u64,
     /// The stack pointer at the probe.
     pub sp: u64,
+    /// The probed instruction's address in the process (gives a PIE's load address).
+    pub ip: u64,
     /// The goroutine's `stack.hi`: `stack_hi - sp` is the depth, which survives stack moves.
     pub stack_hi: u64,
     /// The attach cookie: which spec fired.

@@ -74,6 +74,7 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     h.ts_ns = bpf_ktime_get_ns();
     h.pid_tgid = bpf_get_current_pid_tgid();
     h.sp = sp;
+    h.ip = r.rip;
     h.cookie = cookie;
 
     let g = if spec.flags & FLAG_G_IN_REG != 0 {

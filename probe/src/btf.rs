@@ -50,8 +50,8 @@ fn parse(data: &[u8]) -> Option<Types<'_>> {
         let kind_flag = info >> 31 != 0;
         let mut members = Vec::new();
         let extra = match kind {
-            1 | 14 | 17 => 4,                            // int, var, decl_tag
-            3 => 12,                                     // array
+            1 | 14 | 17 => 4, // int, var, decl_tag
+            3 => 12,          // array
             KIND_STRUCT | KIND_UNION => {
                 for m in 0..vlen {
                     let base = at + m * 12;
@@ -59,12 +59,16 @@ fn parse(data: &[u8]) -> Option<Types<'_>> {
                     members.push(Member {
                         name: u32_at(types, base)?,
                         ty: u32_at(types, base + 4)?,
-                        bit_offset: if kind_flag { offset & 0xff_ffff } else { offset },
+                        bit_offset: if kind_flag {
+                            offset & 0xff_ffff
+                        } else {
+                            offset
+                        },
                     });
                 }
                 vlen * 12
             }
-            6 | 13 => vlen * 8,  // enum, func_proto
+            6 | 13 => vlen * 8,   // enum, func_proto
             15 | 19 => vlen * 12, // datasec, enum64
             _ => 0,
         };
@@ -94,7 +98,9 @@ impl Types<'_> {
         let mut bits = 0u64;
         for field in path {
             let (_, _, _, members) = self.records.get(id)?;
-            let m = members.iter().find(|m| self.name(m.name) == field.as_bytes())?;
+            let m = members
+                .iter()
+                .find(|m| self.name(m.name) == field.as_bytes())?;
             bits += u64::from(m.bit_offset);
             id = m.ty as usize;
             // Look through typedef, volatile, const, restrict and type_tag.

@@ -7,9 +7,8 @@
 //! argument, and strings and slices once more inside a pointee (a receiver's string fields).
 
 use probe_common::{
-    Deref, ProbeSpec, Word, FLAG_G_IN_REG, FLAG_G_IN_TLS, FLAG_RETURN, MAX_DEREFS,
-    MAX_DEREF_BYTES, MAX_REGS, MAX_STACK_BYTES, PT_REGS_X86_64, WORD_CONST, WORD_DEREF, WORD_REG,
-    WORD_STACK,
+    Deref, ProbeSpec, Word, FLAG_G_IN_REG, FLAG_G_IN_TLS, FLAG_RETURN, MAX_DEREFS, MAX_DEREF_BYTES,
+    MAX_REGS, MAX_STACK_BYTES, PT_REGS_X86_64, WORD_CONST, WORD_DEREF, WORD_REG, WORD_STACK,
 };
 use resolver::abi::{Location, ValueLayout};
 use resolver::types::GoType;
@@ -70,6 +69,8 @@ pub struct Recipe {
     named: bool,
     /// Raw words (ArgInfo / args size): each value is its pieces as unsigned integers.
     raw: bool,
+    /// Only the argument area's words (args size): shown as one flat array.
+    flat: bool,
     derefs: HashMap<(Owner, u64), usize>,
     limits: Limits,
 }
@@ -410,6 +411,7 @@ fn build(
             values: recipes,
             named,
             raw,
+            flat: source == Some(LayoutSource::ArgsSize),
             derefs: b.keys,
             limits,
         },
@@ -521,9 +523,7 @@ impl Ctx<'_, '_> {
             }),
             GoType::Complex { bits } => {
                 let half = u64::from(*bits) / 16;
-                let part = GoType::Float {
-                    bits: (*bits / 2),
-                };
+                let part = GoType::Float { bits: (*bits / 2) };
                 let mut m = Map::new();
                 m.insert("real".into(), self.decode(&part, owner, offset));
                 m.insert("imag".into(), self.decode(&part, owner, offset + half));
@@ -739,7 +739,12 @@ impl Recipe {
             .values
             .iter()
             .map(|v| {
-                let end = v.pieces.iter().map(|p| p.offset + p.size).max().unwrap_or(0);
+                let end = v
+                    .pieces
+                    .iter()
+                    .map(|p| p.offset + p.size)
+                    .max()
+                    .unwrap_or(0);
                 let size = usize::try_from(v.size.max(end).min(64 * 1024)).unwrap_or(0);
                 let mut img = vec![0u8; size];
                 let mut known = vec![false; size];
@@ -794,7 +799,12 @@ impl Recipe {
                         Err(words) => Value::Array(words),
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            if self.flat {
+                if let [Value::Array(words)] = &values[..] {
+                    return Value::Array(words.clone());
+                }
+            }
             return Value::Array(values);
         }
         let mut m = Map::new();

@@ -3,7 +3,7 @@
 
 use crate::capture::{Captured, Recipe, TypeNamer};
 use crate::typenames::TypeNames;
-use pclntab::{FileOffset, GoBinary};
+use pclntab::GoBinary;
 use probe_common::{DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_REGS};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,6 +22,8 @@ pub struct Event<'b> {
     pub goid: u64,
     /// Stack pointer.
     pub sp: u64,
+    /// The probed instruction's address.
+    pub ip: u64,
     /// The goroutine's `stack.hi` (0: unknown).
     pub stack_hi: u64,
     /// The spec index.
@@ -49,9 +51,9 @@ impl<'b> Event<'b> {
     pub fn parse(b: &'b [u8]) -> Option<Self> {
         let mut regs = [0u64; MAX_REGS];
         for (i, r) in regs.iter_mut().enumerate() {
-            *r = u64_at(b, 48 + 8 * i)?;
+            *r = u64_at(b, 56 + 8 * i)?;
         }
-        let at = 48 + 8 * MAX_REGS;
+        let at = 56 + 8 * MAX_REGS;
         let stack_len = u32_at(b, at)? as usize;
         let data_len = u32_at(b, at + 4)? as usize;
         let mut deref_len = [0u32; MAX_DEREFS];
@@ -66,8 +68,9 @@ impl<'b> Event<'b> {
             tid: pid_tgid as u32,
             goid: u64_at(b, 16)?,
             sp: u64_at(b, 24)?,
-            stack_hi: u64_at(b, 32)?,
-            spec: u64_at(b, 40)?,
+            ip: u64_at(b, 32)?,
+            stack_hi: u64_at(b, 40)?,
+            spec: u64_at(b, 48)?,
             regs,
             deref_len,
             stack: data.get(..stack_len)?,
@@ -108,11 +111,18 @@ impl<'b> Event<'b> {
     }
 }
 
+/// A call waiting for its return.
+struct Pending {
+    depth: u64,
+    function: usize,
+    ts_ns: u64,
+}
+
 /// Pending calls per goroutine, to pair returns with calls.
 #[derive(Default)]
 pub struct Pairing {
-    /// (pid, goid or tid) → stack of (depth, function, ts).
-    stacks: HashMap<(u32, u64), Vec<(u64, usize, u64)>>,
+    /// (pid, goid or tid) → pending calls, outermost first.
+    stacks: HashMap<(u32, u64), Vec<Pending>>,
     /// Calls whose return was never seen (panics, tail calls, tracing stopped).
     pub unpaired_calls: u64,
     /// Returns whose call was not seen (it started before tracing).
@@ -134,29 +144,42 @@ impl Pairing {
     pub fn call(&mut self, e: &Event<'_>, function: usize) {
         let depth = e.depth();
         let stack = self.stacks.entry(Self::key(e)).or_default();
-        // Frames at or below this depth have returned unseen.
-        while stack.last().is_some_and(|(d, _, _)| *d <= depth) {
+        // Depth grows as the stack does: a pending call as deep or deeper than this one has
+        // returned unseen.
+        while stack.last().is_some_and(|p| p.depth >= depth) {
             stack.pop();
             self.unpaired_calls += 1;
         }
-        stack.push((depth, function, e.ts_ns));
+        stack.push(Pending {
+            depth,
+            function,
+            ts_ns: e.ts_ns,
+        });
     }
 
     /// Matches a return; gives the call's timestamp.
     pub fn ret(&mut self, e: &Event<'_>, function: usize) -> Option<u64> {
         let depth = e.depth();
         let key = Self::key(e);
-        let stack = self.stacks.get_mut(&key)?;
-        while stack.last().is_some_and(|(d, _, _)| *d < depth) {
+        let Some(stack) = self.stacks.get_mut(&key) else {
+            self.unpaired_returns += 1;
+            return None;
+        };
+        // Deeper pending calls have returned unseen.
+        while stack.last().is_some_and(|p| p.depth > depth) {
             stack.pop();
             self.unpaired_calls += 1;
         }
         let found = match stack.last() {
-            Some(&(d, f, ts)) if d == depth && f == function => {
+            Some(p) if p.depth == depth && p.function == function => {
+                let ts = p.ts_ns;
                 stack.pop();
                 Some(ts)
             }
-            _ => None,
+            _ => {
+                self.unpaired_returns += 1;
+                None
+            }
         };
         if stack.is_empty() {
             self.stacks.remove(&key);
@@ -199,6 +222,9 @@ pub struct DecodedFunction {
     pub entry: Recipe,
     /// Results at returns.
     pub ret: Recipe,
+    /// Link-time address of the entry probe: an entry event's `ip` minus this is the load
+    /// bias of a PIE.
+    pub entry_probe_vaddr: u64,
 }
 
 /// Turns raw events into [`TraceEvent`]s.
@@ -206,10 +232,8 @@ pub struct Decoder<'a, 'data> {
     bin: &'a GoBinary<'data>,
     functions: Vec<DecodedFunction>,
     names: TypeNames<'a, 'data>,
-    /// Load bias per process (PIE), from /proc/PID/maps.
-    biases: Mutex<HashMap<u32, Option<u64>>>,
-    /// The traced file's inode, to find it in /proc/PID/maps.
-    inode: u64,
+    /// Load bias per process (PIE), from the first entry event.
+    biases: Mutex<HashMap<u32, u64>>,
     /// Goroutine pairing.
     pub pairing: Pairing,
     /// Events too short to parse (never expected).
@@ -218,13 +242,12 @@ pub struct Decoder<'a, 'data> {
 
 impl<'a, 'data> Decoder<'a, 'data> {
     /// Spec `2 * i` is function `i`'s entry, `2 * i + 1` its returns.
-    pub fn new(bin: &'a GoBinary<'data>, functions: Vec<DecodedFunction>, inode: u64) -> Self {
+    pub fn new(bin: &'a GoBinary<'data>, functions: Vec<DecodedFunction>) -> Self {
         Decoder {
             bin,
             functions,
             names: TypeNames::new(bin),
             biases: Mutex::new(HashMap::new()),
-            inode,
             pairing: Pairing::default(),
             malformed: 0,
         }
@@ -244,6 +267,12 @@ impl<'a, 'data> Decoder<'a, 'data> {
         let function = usize::try_from(e.spec / 2).ok()?;
         let is_return = e.spec % 2 == 1;
         let f = self.functions.get(function)?;
+        if !is_return && self.bin.container.pie {
+            if let Ok(mut b) = self.biases.lock() {
+                b.entry(e.pid)
+                    .or_insert_with(|| e.ip.wrapping_sub(f.entry_probe_vaddr));
+            }
+        }
         let recipe = if is_return { &f.ret } else { &f.entry };
         let values = recipe.decode(&e.captured(), &*self, e.pid);
         let dur_ns = if is_return {
@@ -270,32 +299,7 @@ impl<'a, 'data> Decoder<'a, 'data> {
         if !self.bin.container.pie {
             return Some(0);
         }
-        let mut biases = self.biases.lock().ok()?;
-        if let Some(b) = biases.get(&pid) {
-            return *b;
-        }
-        let b = self.read_bias(pid);
-        biases.insert(pid, b);
-        b
-    }
-
-    /// Where the file is mapped in `pid`: start of a mapping minus the link-time address of
-    /// its file offset.
-    fn read_bias(&self, pid: u32) -> Option<u64> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        for line in maps.lines() {
-            let mut f = line.split_ascii_whitespace();
-            let (range, _perms, off, _dev, inode) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
-            if inode.parse::<u64>().ok()? != self.inode {
-                continue;
-            }
-            let start = u64::from_str_radix(range.split('-').next()?, 16).ok()?;
-            let off = u64::from_str_radix(off, 16).ok()?;
-            if let Some(va) = self.bin.container.vaddr_of(FileOffset(off)) {
-                return Some(start.wrapping_sub(va.0));
-            }
-        }
-        None
+        self.biases.lock().ok()?.get(&pid).copied()
     }
 }
 
@@ -303,5 +307,51 @@ impl TypeNamer for Decoder<'_, '_> {
     fn type_name(&self, pid: u32, addr: u64) -> Option<String> {
         let bias = self.bias(pid)?;
         self.names.name(addr.wrapping_sub(bias))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(goid: u64, sp: u64, ts: u64) -> Event<'static> {
+        Event {
+            ts_ns: ts,
+            pid: 1,
+            tid: 1,
+            goid,
+            sp,
+            ip: 0,
+            stack_hi: 0x10000,
+            spec: 0,
+            regs: [0; MAX_REGS],
+            deref_len: [0; MAX_DEREFS],
+            stack: &[],
+            data: &[],
+        }
+    }
+
+    #[test]
+    fn pairs_recursion_and_survives_stack_moves() {
+        let mut p = Pairing::default();
+        // f calls f (deeper: lower sp), both return.
+        p.call(&ev(1, 0xff00, 10), 0);
+        p.call(&ev(1, 0xfe00, 20), 0);
+        assert_eq!(p.ret(&ev(1, 0xfe00, 25), 0), Some(20));
+        // The stack moved: a new stack.hi, same depth.
+        let mut moved = ev(1, 0x5ff00, 30);
+        moved.stack_hi = 0x60000;
+        assert_eq!(p.ret(&moved, 0), Some(10));
+        assert_eq!(p.pending(), 0);
+        // Another goroutine at the same depth does not pair with g1's call.
+        p.call(&ev(1, 0xff00, 40), 0);
+        assert_eq!(p.ret(&ev(2, 0xff00, 41), 0), None);
+        assert_eq!(p.unpaired_returns, 1);
+        // A return further out discards the deeper call that never returned (a panic).
+        p.call(&ev(1, 0xfd00, 50), 1);
+        p.call(&ev(3, 0xff00, 50), 1);
+        assert_eq!(p.ret(&ev(1, 0xff00, 60), 0), Some(40));
+        assert_eq!(p.unpaired_calls, 1);
+        assert_eq!(p.pending(), 1);
     }
 }

@@ -34,7 +34,9 @@ static PROGRAM: &[u8] = aya::include_bytes_aligned!("../gosyms-probe.bpf.o");
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// Missing privileges.
-    #[error("tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process has {0})")]
+    #[error(
+        "tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process has {0})"
+    )]
     Privileges(String),
     /// The binary is not one gosyms can trace.
     #[error("{0}")]
@@ -57,7 +59,9 @@ pub enum TraceError {
     },
 }
 
-fn bpf<E: std::error::Error + Send + Sync + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> TraceError {
+fn bpf<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> TraceError {
     let what = what.into();
     move |e| TraceError::Bpf {
         what,
@@ -187,8 +191,7 @@ impl Tracer {
             let map = ebpf
                 .map_mut("SPECS")
                 .ok_or_else(|| TraceError::Unsupported("map SPECS missing".into()))?;
-            let mut array: Array<_, ProbeSpec> =
-                Array::try_from(map).map_err(bpf("map SPECS"))?;
+            let mut array: Array<_, ProbeSpec> = Array::try_from(map).map_err(bpf("map SPECS"))?;
             for (i, s) in specs.iter().enumerate() {
                 array
                     .set(i as u32, *s, 0)

@@ -271,7 +271,11 @@ impl Parser<'_> {
             // Any named pointee is fine: only the pointer is read.
             let save = self.pos;
             if let Some(id) = self.ident() {
-                if named_type(&id).is_err() {
+                let keyword = matches!(
+                    id.as_str(),
+                    "map" | "chan" | "func" | "struct" | "interface"
+                );
+                if named_type(&id).is_err() && !keyword {
                     return Ok(GoType::Pointer(Box::new(GoType::Named {
                         name: id,
                         underlying: Box::new(GoType::Struct(Vec::new())),
@@ -469,6 +473,12 @@ mod tests {
         );
         assert_eq!(s.params[1].ty, GoType::Map);
         assert_eq!(s.params[2].ty, GoType::Chan);
+        // A pointer to a struct written out is read through, not taken for a named type.
+        let s = parse("main.F(p *struct { N int })").unwrap();
+        assert_eq!(
+            s.params[0].ty,
+            GoType::Pointer(Box::new(GoType::Struct(vec![f("N", GoType::Int { bits: 0 })])))
+        );
         assert_eq!(s.params[3].ty, GoType::Func);
         assert_eq!(
             s.params[4].ty,

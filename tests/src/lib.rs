@@ -52,8 +52,25 @@ pub fn host_goarch() -> &'static str {
 /// Builds the single-file Go program `src` (GOPATH mode, no cgo) with Go `release` for
 /// linux/`goarch` into `out`, with `ldflags`; the toolchain's build cache is the matrix's.
 pub fn go_build(release: &str, goarch: &str, src: &Path, out: &Path, ldflags: &str) {
+    go_build_mode(release, goarch, src, out, ldflags, "exe");
+}
+
+/// As [`go_build`], with a `-buildmode` (`exe`, `pie`).
+pub fn go_build_mode(
+    release: &str,
+    goarch: &str,
+    src: &Path,
+    out: &Path,
+    ldflags: &str,
+    mode: &str,
+) {
     let status = go(release)
-        .args(["build", &format!("-ldflags={ldflags}"), "-o"])
+        .args([
+            "build",
+            &format!("-buildmode={mode}"),
+            &format!("-ldflags={ldflags}"),
+            "-o",
+        ])
         .arg(out)
         .arg(src)
         .env("GO111MODULE", "off")

@@ -1,0 +1,351 @@
+//! `gosyms trace` under real BPF: the program in testdata/trace prints every call it receives
+//! and every result it returns (the truth); gosyms' JSON events must agree with it, field by
+//! field, for Go 1.15 (stack ABI, goroutine from TLS), 1.19, 1.21 and 1.27 (register ABI),
+//! stripped and unstripped, PIE and not. The traced program's own output must be what it
+//! prints untraced.
+//!
+//! These tests need root (or CAP_BPF + CAP_PERFMON) and fail, not skip, without it.
+
+mod common;
+
+use common::{gosyms, scratch};
+use gosyms_tests::{go_build_mode, host_goarch, repo};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The functions testdata/trace prints lines for.
+const TRACED: &[&str] = &[
+    "main.Ints",
+    "main.Bools",
+    "main.Strings",
+    "main.Bytes",
+    "main.Ptr",
+    "main.Point.Norm1",
+    "main.(*Server).Rename",
+    "main.Small",
+    "main.Big",
+    "main.Divide",
+    "main.Custom",
+    "main.Sum",
+    "main.Fib",
+    "main.Deep",
+    "main.Work",
+];
+
+/// Functions with signatures for a stripped binary (variadic `...int` is a slice to the ABI).
+const SIGNED: &[&str] = &[
+    "main.Strings",
+    "main.Divide",
+    "main.Sum",
+    "main.(*Server).Rename",
+];
+const SIGNATURES: &[&str] = &[
+    "main.Strings(empty string, ascii string, uni string, long string) (n int)",
+    "main.Divide(a int, b int) (q int, r int, err error)",
+    "main.Sum(label string, xs []int) (total int)",
+    "main.(*Server).Rename(s *struct { Name string; Hits int }, name string) (old string)",
+];
+
+const RELEASES: &[&str] = &["1.15", "1.19", "1.21.13", "1.27.3"];
+
+fn build(release: &str, mode: &str, stripped: bool) -> PathBuf {
+    // Tests run in parallel threads and share the builds.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("trace");
+    let out = dir.join(format!(
+        "trace-{release}-{mode}{}",
+        if stripped { "-stripped" } else { "" }
+    ));
+    if !out.exists() {
+        let src = repo().join("testdata/trace/main.go");
+        let ldflags = if stripped { "-s -w" } else { "" };
+        go_build_mode(release, host_goarch(), &src, &out, ldflags, mode);
+    }
+    out
+}
+
+struct Run {
+    /// The program's stdout: one JSON object per line.
+    truth: Vec<Value>,
+    /// gosyms' events.
+    events: Vec<Value>,
+    stderr: String,
+}
+
+fn trace(binary: &Path, args: &[&str]) -> Run {
+    let dir = scratch("trace");
+    let events_path = dir.join(format!(
+        "{}-{}.jsonl",
+        binary.file_name().unwrap().to_string_lossy(),
+        args.len()
+    ));
+    let out = Command::new(gosyms())
+        .arg("trace")
+        .args(["--max-str", "64", "-o"])
+        .arg(&events_path)
+        .args(args)
+        .arg("--")
+        .arg(binary)
+        .output()
+        .expect("run gosyms trace");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "gosyms trace {} failed: {stderr}",
+        binary.display()
+    );
+    let parse = |text: &str, what: &str| -> Vec<Value> {
+        text.lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: bad JSON {l:?}: {e}"))
+            })
+            .collect()
+    };
+    let events = std::fs::read_to_string(&events_path).expect("events file");
+    Run {
+        truth: parse(&String::from_utf8_lossy(&out.stdout), "program output"),
+        events: parse(&events, "gosyms output"),
+        stderr,
+    }
+}
+
+/// `expected` is contained in `actual`: objects by key (extra keys in `actual` allowed),
+/// arrays element by element, scalars equal.
+fn contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, ev)| a.get(k).is_some_and(|av| contains(av, ev))),
+        (Value::Array(a), Value::Array(e)) => {
+            a.len() == e.len() && a.iter().zip(e).all(|(x, y)| contains(x, y))
+        }
+        (a, e) => a == e,
+    }
+}
+
+/// Completed calls from gosyms' events, per goroutine in return order: (fn, args, ret, dur).
+fn completed(events: &[Value]) -> BTreeMap<u64, Vec<(String, Value, Value, Value)>> {
+    let mut pending: BTreeMap<u64, Vec<(String, Value)>> = BTreeMap::new();
+    let mut done: BTreeMap<u64, Vec<(String, Value, Value, Value)>> = BTreeMap::new();
+    for e in events {
+        let goid = e["goid"].as_u64().expect("every event has a goroutine id");
+        let f = e["fn"].as_str().unwrap().to_string();
+        match e["event"].as_str().unwrap() {
+            "call" => pending
+                .entry(goid)
+                .or_default()
+                .push((f, e["args"].clone())),
+            "return" => {
+                let (cf, args) = pending
+                    .get_mut(&goid)
+                    .and_then(Vec::pop)
+                    .unwrap_or_else(|| panic!("return of {f} on g{goid} without a call"));
+                assert_eq!(cf, f, "g{goid}: return of {f} pairs with a call of {cf}");
+                done.entry(goid).or_default().push((
+                    f,
+                    args,
+                    e["ret"].clone(),
+                    e["dur_ns"].clone(),
+                ));
+            }
+            other => panic!("unknown event {other}"),
+        }
+    }
+    done
+}
+
+/// Every line the program printed has a matching completed call in gosyms' output, on the same
+/// goroutine and in the same order; every return has a duration.
+fn check_against_truth(run: &Run, label: &str, only: Option<&[&str]>) {
+    let done = completed(&run.events);
+    let mut truth: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
+    for t in &run.truth {
+        if t.get("done").is_some() {
+            continue;
+        }
+        let f = t["fn"].as_str().unwrap();
+        if only.is_some_and(|o| !o.contains(&f)) {
+            continue;
+        }
+        truth
+            .entry(t["goid"].as_u64().unwrap())
+            .or_default()
+            .push(t);
+    }
+    assert!(
+        truth.values().map(Vec::len).sum::<usize>() > 0,
+        "{label}: no truth lines"
+    );
+    let mut checked = 0;
+    for (goid, lines) in &truth {
+        let got: Vec<_> = done
+            .get(goid)
+            .map(|v| {
+                v.iter()
+                    .filter(|(f, ..)| only.is_none_or(|o| o.contains(&f.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            got.len(),
+            lines.len(),
+            "{label}: g{goid}: {} calls traced, program printed {}",
+            got.len(),
+            lines.len()
+        );
+        for ((f, args, ret, dur), t) in got.iter().zip(lines) {
+            assert_eq!(f, t["fn"].as_str().unwrap(), "{label}: g{goid}: order");
+            assert!(
+                contains(args, &t["args"]),
+                "{label}: {f} args: gosyms {args}, program {}",
+                t["args"]
+            );
+            assert!(
+                contains(ret, &t["ret"]),
+                "{label}: {f} results: gosyms {ret}, program {}",
+                t["ret"]
+            );
+            assert!(
+                dur.as_u64().is_some(),
+                "{label}: {f}: return without a duration"
+            );
+            checked += 1;
+        }
+    }
+    // 100 goroutines ran main.Work: their ids are distinct and matched above.
+    if only.is_none() {
+        let work: HashSet<u64> = truth
+            .iter()
+            .filter(|(_, l)| l.iter().any(|t| t["fn"] == "main.Work"))
+            .map(|(g, _)| *g)
+            .collect();
+        assert_eq!(work.len(), 100, "{label}: main.Work goroutines");
+    }
+    assert!(checked > 0);
+}
+
+/// The program's output without goroutine ids, sorted (goroutines interleave).
+fn normalised(lines: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(o) = l.as_object_mut() {
+                o.remove("goid");
+            }
+            l.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn untraced(binary: &Path) -> Vec<Value> {
+    let out = Command::new(binary).output().expect("run the program");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn traced_functions() -> Vec<&'static str> {
+    TRACED.to_vec()
+}
+
+#[test]
+fn unstripped_binaries_with_dwarf() {
+    for release in RELEASES {
+        for mode in ["exe", "pie"] {
+            let bin = build(release, mode, false);
+            let label = format!("go{release} {mode}");
+            let run = trace(&bin, &traced_functions());
+            check_against_truth(&run, &label, None);
+            assert_eq!(
+                normalised(&run.truth),
+                normalised(&untraced(&bin)),
+                "{label}: the traced program printed something else than untraced"
+            );
+            assert!(run.stderr.contains(" 0 dropped"), "{label}: {}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn stripped_binaries_with_a_debug_file() {
+    for release in RELEASES {
+        for mode in ["exe", "pie"] {
+            let bin = build(release, mode, true);
+            let twin = build(release, mode, false);
+            let label = format!("go{release} {mode} stripped --debug-file");
+            let mut args = vec!["--debug-file", twin.to_str().unwrap()];
+            args.extend(traced_functions());
+            let run = trace(&bin, &args);
+            check_against_truth(&run, &label, None);
+        }
+    }
+}
+
+#[test]
+fn stripped_binaries_with_signatures() {
+    for release in RELEASES {
+        let bin = build(release, "exe", true);
+        let label = format!("go{release} stripped, signatures");
+        let run = trace(&bin, SIGNATURES);
+        check_against_truth(&run, &label, Some(SIGNED));
+    }
+}
+
+#[test]
+fn stripped_binaries_without_types_give_raw_words() {
+    for release in RELEASES {
+        let bin = build(release, "exe", true);
+        let label = format!("go{release} stripped, no types");
+        let run = trace(&bin, &["main.Ints", "main.Bools"]);
+        let calls: Vec<&Value> = run
+            .events
+            .iter()
+            .filter(|e| e["event"] == "call" && e["fn"] == "main.Ints")
+            .collect();
+        assert_eq!(calls.len(), 2, "{label}");
+        let args = calls[1]["args"].as_array().expect("raw words are an array");
+        if *release == "1.15" {
+            // Stack ABI: the argument area's words. a=1 is the first word, e=5 the third
+            // (b, c, d share the second).
+            assert_eq!(args[0], 1, "{label}: {args:?}");
+            assert_eq!(args[2], 5, "{label}: {args:?}");
+        } else {
+            // Register ABI: one word per ArgInfo leaf, in order.
+            let want: Vec<Value> = (1..=10).map(Value::from).collect();
+            assert_eq!(args[..10], want[..], "{label}");
+        }
+        assert!(run.stderr.contains("types unknown") || *release == "1.15");
+    }
+}
+
+#[test]
+fn trace_refuses_without_privileges_clearly() {
+    // Drop every capability with setpriv (util-linux) and run as nobody.
+    let bin = build("1.27.3", "exe", false);
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(gosyms())
+        .args(["trace", "main.Ints", "--"])
+        .arg(&bin)
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("root") && err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
+        "{err}"
+    );
+}
