@@ -474,9 +474,9 @@ mod tests {
         assert_eq!(s.params[1].ty, GoType::Map);
         assert_eq!(s.params[2].ty, GoType::Chan);
         // A pointer to a struct written out is read through, not taken for a named type.
-        let s = parse("main.F(p *struct { N int })").unwrap();
+        let ptr = parse("main.F(p *struct { N int })").unwrap();
         assert_eq!(
-            s.params[0].ty,
+            ptr.params[0].ty,
             GoType::Pointer(Box::new(GoType::Struct(vec![f("N", GoType::Int { bits: 0 })])))
         );
         assert_eq!(s.params[3].ty, GoType::Func);
