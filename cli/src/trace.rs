@@ -62,6 +62,9 @@ pub struct TraceArgs {
     /// Stop after this many events.
     #[arg(long)]
     max_events: Option<u64>,
+    /// Probe entries only: arguments, no results or durations (half the probes).
+    #[arg(long)]
+    no_returns: bool,
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 16, value_parser = parse_ring)]
     buffer_mib: u32,
@@ -205,13 +208,13 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             file_offset: plan.entry_probe.file_offset,
             spec: entry_spec,
         });
-        for r in &plan.returns {
+        for r in plan.returns.iter().filter(|_| !a.no_returns) {
             points.push(AttachPoint {
                 file_offset: r.file_offset,
                 spec: entry_spec + 1,
             });
         }
-        if plan.returns.is_empty() {
+        if plan.returns.is_empty() && !a.no_returns {
             let why = plan
                 .returns_unsupported
                 .clone()
@@ -308,7 +311,10 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             }
             events += 1;
             let r = match format {
-                Format::Json => write_json(&mut out, &ev, decoder.name(ev.function)),
+                Format::Json => {
+                    let name = decoder.name(ev.function);
+                    write_json(&mut out, ev, name)
+                }
                 Format::Text => write_text(&mut out, &ev, decoder.name(ev.function)),
             };
             if let Err(e) = r {
@@ -414,7 +420,7 @@ fn summary(
 }
 
 /// One event as a JSON object on one line.
-fn write_json(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<()> {
+fn write_json(out: &mut impl Write, ev: TraceEvent, name: &str) -> io::Result<()> {
     let mut m = Map::new();
     m.insert(
         "event".into(),
@@ -426,10 +432,10 @@ fn write_json(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<(
     m.insert("tid".into(), Value::from(ev.tid));
     m.insert("goid".into(), ev.goid.map_or(Value::Null, Value::from));
     if ev.is_return {
-        m.insert("ret".into(), ev.values.clone());
+        m.insert("ret".into(), ev.values);
         m.insert("dur_ns".into(), ev.dur_ns.map_or(Value::Null, Value::from));
     } else {
-        m.insert("args".into(), ev.values.clone());
+        m.insert("args".into(), ev.values);
     }
     serde_json::to_writer(&mut *out, &m)?;
     out.write_all(b"\n")
