@@ -6,6 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Debian tools the tests run: jq (checks trace output), setpriv (runs gosyms unprivileged).
+need=()
+command -v jq >/dev/null || need+=(jq)
+command -v setpriv >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >&2
+fi
+
 bash testdata/install-toolchains.sh >&2
 bash testdata/build-matrix.sh >&2
 bash testdata/fetch-real-binaries.sh >/dev/null
