@@ -8,9 +8,11 @@
 //! writes to it, and it uses no uretprobes (they corrupt Go stacks), only probes on the
 //! function's instructions: just past the stack check at entry, and on every `RET`.
 
+mod attach;
 mod btf;
 pub mod capture;
 mod events;
+mod multi;
 mod typenames;
 
 pub use capture::{FunctionCapture, GoroutineAccess, Limits};
@@ -18,7 +20,6 @@ pub use events::{DecodedFunction, Decoder, Event, Pairing, TraceEvent};
 pub use typenames::TypeNames;
 
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
-use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope};
 use aya::programs::UProbe;
 use aya::{Ebpf, EbpfLoader};
 use probe_common::{ProbeSpec, MAX_DEREFS, MAX_REGS, MAX_STACK_BYTES};
@@ -167,7 +168,18 @@ pub enum Scope {
 pub struct Tracer {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
-    attached: usize,
+    /// The program loaded for `uprobe_multi` links, when the kernel has them.
+    multi_prog: Option<std::os::fd::OwnedFd>,
+    /// `uprobe_multi` links.
+    links: Vec<(std::os::fd::OwnedFd, usize)>,
+    /// Per-probe perf-event links (kernels without `uprobe_multi`).
+    attached: Vec<attach::Attached>,
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.detach();
+    }
 }
 
 impl Tracer {
@@ -181,12 +193,6 @@ impl Tracer {
             .map_max_entries("EVENTS", ring_bytes)
             .load(PROGRAM)
             .map_err(bpf("loading the eBPF program"))?;
-        let prog: &mut UProbe = ebpf
-            .program_mut("gosyms_probe")
-            .ok_or_else(|| TraceError::Unsupported("program gosyms_probe missing".into()))?
-            .try_into()
-            .map_err(bpf("gosyms_probe"))?;
-        prog.load().map_err(bpf("verifying the eBPF program"))?;
         {
             let map = ebpf
                 .map_mut("SPECS")
@@ -198,6 +204,17 @@ impl Tracer {
                     .map_err(bpf("writing a probe spec"))?;
             }
         }
+        // One link for every probe when the kernel has uprobe_multi (6.6+); otherwise aya
+        // loads the program and each probe gets its own perf event.
+        let multi_prog = multi::load(&ebpf, PROGRAM, "gosyms_probe").ok();
+        if multi_prog.is_none() {
+            let prog: &mut UProbe = ebpf
+                .program_mut("gosyms_probe")
+                .ok_or_else(|| TraceError::Unsupported("program gosyms_probe missing".into()))?
+                .try_into()
+                .map_err(bpf("gosyms_probe"))?;
+            prog.load().map_err(bpf("verifying the eBPF program"))?;
+        }
         let ring = RingBuf::try_from(
             ebpf.take_map("EVENTS")
                 .ok_or_else(|| TraceError::Unsupported("map EVENTS missing".into()))?,
@@ -206,7 +223,9 @@ impl Tracer {
         Ok(Tracer {
             ebpf,
             ring,
-            attached: 0,
+            multi_prog,
+            links: Vec::new(),
+            attached: Vec::new(),
         })
     }
 
@@ -217,34 +236,50 @@ impl Tracer {
         points: &[AttachPoint],
         scope: Scope,
     ) -> Result<(), TraceError> {
-        let prog: &mut UProbe = self
+        let pairs: Vec<(u64, u64)> = points
+            .iter()
+            .map(|p| (p.file_offset, u64::from(p.spec)))
+            .collect();
+        let pid = match scope {
+            Scope::All => None,
+            Scope::Pid(p) => Some(p.get()),
+        };
+        if let Some(prog) = &self.multi_prog {
+            let link = multi::attach(prog, binary, &pairs, pid).map_err(bpf(format!(
+                "attaching {} uprobes to {}",
+                pairs.len(),
+                binary.display()
+            )))?;
+            self.links.push((link, pairs.len()));
+            return Ok(());
+        }
+        let prog: &UProbe = self
             .ebpf
-            .program_mut("gosyms_probe")
+            .program("gosyms_probe")
             .ok_or_else(|| TraceError::Unsupported("program gosyms_probe missing".into()))?
             .try_into()
             .map_err(bpf("gosyms_probe"))?;
-        let scope = match scope {
-            Scope::All => UProbeScope::AllProcesses,
-            Scope::Pid(p) => UProbeScope::OneProcess(p),
-        };
-        for p in points {
-            let point = UProbeAttachPoint {
-                location: UProbeAttachLocation::AbsoluteOffset(p.file_offset),
-                cookie: Some(u64::from(p.spec)),
-            };
-            prog.attach(point, binary, scope).map_err(bpf(format!(
-                "attaching a uprobe at file offset {:#x} of {}",
-                p.file_offset,
-                binary.display()
-            )))?;
-            self.attached += 1;
-        }
+        let fd = prog.fd().map_err(bpf("gosyms_probe"))?;
+        let attached =
+            attach::attach_all(fd.as_fd(), binary, &pairs, pid).map_err(|(offset, e)| {
+                bpf(format!(
+                    "attaching a uprobe at file offset {offset:#x} of {}",
+                    binary.display()
+                ))(e)
+            })?;
+        self.attached.extend(attached);
         Ok(())
+    }
+
+    /// Detaches every probe (also done on drop).
+    pub fn detach(&mut self) {
+        self.links.clear();
+        attach::detach_all(std::mem::take(&mut self.attached));
     }
 
     /// How many uprobes are attached.
     pub fn attached(&self) -> usize {
-        self.attached
+        self.attached.len() + self.links.iter().map(|(_, n)| n).sum::<usize>()
     }
 
     /// Waits up to `timeout` for events, then hands each waiting event's bytes to `f`.
