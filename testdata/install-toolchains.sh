@@ -70,6 +70,20 @@ install_deb() {
   have "$v" || { echo "install-toolchains: go $v did not install" >&2; exit 1; }
 }
 
+# UPX, which the bad-input tests pack Go binaries with: upx-ucl is in bookworm-backports only.
+install_upx() {
+  local dest=$cache/tools/upx
+  [[ -x $dest/usr/bin/upx-ucl ]] && return 0
+  echo "install-toolchains: upx-ucl from Debian bookworm-backports" >&2
+  local tmp; tmp=$(mktemp -d)
+  apt_debs bookworm-backports "$tmp" upx-ucl
+  rm -rf "$dest"; mkdir -p "$dest"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dest"; done
+  rm -rf "$tmp"
+  "$dest/usr/bin/upx-ucl" --version >/dev/null || { echo "install-toolchains: upx did not install" >&2; exit 1; }
+}
+
+install_upx
 install_deb 1.15 bullseye
 install_deb 1.19 bookworm
 for v in "${PYPI_VERSIONS[@]}"; do install_pypi "$v"; done

@@ -367,7 +367,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             exit = exit_code(ch.wait()?);
         }
     }
-    summary(&decoder, &calls, &returns, events, drops, stop_reason);
+    summary(&decoder, &calls, &returns, events, drops, stop_reason, !a.no_returns);
     Ok(exit)
 }
 
@@ -387,6 +387,7 @@ fn summary(
     events: u64,
     drops: u64,
     reason: &str,
+    paired: bool,
 ) {
     let mut e = io::stderr().lock();
     let _ = writeln!(
@@ -394,7 +395,7 @@ fn summary(
         "gosyms: stopped ({reason}): {events} events, {drops} dropped (ring buffer full)"
     );
     let p = &decoder.pairing;
-    if p.unpaired_calls + p.unpaired_returns + p.pending() > 0 {
+    if paired && p.unpaired_calls + p.unpaired_returns + p.pending() > 0 {
         let _ = writeln!(
             e,
             "gosyms: {} calls without a seen return (panic, tail call), {} returns without a seen call, {} calls still running",
