@@ -367,7 +367,15 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             exit = exit_code(ch.wait()?);
         }
     }
-    summary(&decoder, &calls, &returns, events, drops, stop_reason, !a.no_returns);
+    summary(
+        &decoder,
+        &calls,
+        &returns,
+        events,
+        drops,
+        stop_reason,
+        !a.no_returns,
+    );
     Ok(exit)
 }
 

@@ -79,7 +79,7 @@ fn locate<'data>(c: &Container<'data>) -> Option<Reader<'data>> {
             memchr::memmem::find(r.data().get(at as usize..).unwrap_or_default(), MAGIC)
         {
             let off = at + i as u64;
-            if off % 16 == 0 {
+            if off & 15 == 0 {
                 return file.tail("buildinfo", reg.offset.0 + off).ok();
             }
             at = off + 1;

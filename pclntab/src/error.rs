@@ -68,6 +68,18 @@ pub enum Error {
     /// No Go function table was found.
     #[error("no Go function table found (not a Go binary?)")]
     NotGo,
+    /// No Go function table was found, and the file ends before its sections do.
+    #[error(
+        "file cut short: section {section} runs to file offset {end:#x}, the file ends at {len:#x}"
+    )]
+    CutShort {
+        /// The first section, in file order, that runs past the end.
+        section: String,
+        /// Where that section ends.
+        end: u64,
+        /// The length of the file.
+        len: u64,
+    },
     /// A virtual address that no loaded part of the file covers.
     #[error("{what}: virtual address {vaddr:#x} is not backed by the file")]
     Unmapped {

@@ -195,7 +195,11 @@ impl<'data> GoBinary<'data> {
             Err(e) => (None, Some(e)),
         };
         let go_minor = build_info.as_ref().and_then(|b| go_minor(&b.go_version));
-        let found = locate::locate(&container, go_minor)?;
+        let found = locate::locate(&container, go_minor).map_err(|e| match e {
+            // A Go binary cut short loses its tables with its bytes: say so, not "not Go".
+            Error::NotGo => cut_short(&container).unwrap_or(Error::NotGo),
+            e => e,
+        })?;
         Ok(GoBinary {
             container,
             table: found.table,
@@ -408,6 +412,21 @@ impl<'data> GoBinary<'data> {
         }
         Ok(false)
     }
+}
+
+/// [`Error::CutShort`] for the first section, in file order, whose bytes run past the end of the
+/// file.
+fn cut_short(c: &Container<'_>) -> Option<Error> {
+    let len = c.file.len() as u64;
+    c.sections
+        .iter()
+        .filter(|s| s.file_size > 0 && s.offset.0.saturating_add(s.file_size) > len)
+        .min_by_key(|s| s.offset.0)
+        .map(|s| Error::CutShort {
+            section: s.name.clone(),
+            end: s.offset.0.saturating_add(s.file_size),
+            len,
+        })
 }
 
 /// The N of a `go1.N...` version string.

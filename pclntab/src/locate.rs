@@ -47,9 +47,11 @@ struct Candidate<'data> {
 pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Result<Found<'data>> {
     let mut fallback: Option<Found<'data>> = None;
     let mut first_error = None;
+    let mut scan_error = None;
     for cand in candidates(c)? {
         // A damaged table is worth reporting where the file names it (section, symbol); a
-        // scan hit that fails the checks is just bytes that look like a magic number.
+        // scan hit that fails the checks is just bytes that look like a magic number, unless
+        // the build info says that this is a Go binary.
         let named = cand.found_by != FoundBy::Scan;
         let header = match PcHeader::parse(&cand.r, None) {
             Ok(h) if h.ptr_size == c.ptr_size => h,
@@ -57,6 +59,8 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
             Err(e) => {
                 if named {
                     first_error.get_or_insert(e);
+                } else {
+                    scan_error.get_or_insert(e);
                 }
                 continue;
             }
@@ -77,6 +81,8 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
             Err(e) => {
                 if named {
                     first_error.get_or_insert(e);
+                } else {
+                    scan_error.get_or_insert(e);
                 }
             }
         }
@@ -90,7 +96,8 @@ pub(crate) fn locate<'data>(c: &Container<'data>, go_minor: Option<u32>) -> Resu
     if let Some(packer) = packed(c) {
         return Err(Error::Packed(packer));
     }
-    Err(first_error.unwrap_or(Error::NotGo))
+    let scan_error = scan_error.filter(|_| go_minor.is_some());
+    Err(first_error.or(scan_error).unwrap_or(Error::NotGo))
 }
 
 /// The moduledata layouts to try, the one the Go version names first.
@@ -145,9 +152,13 @@ fn candidates<'data>(c: &Container<'data>) -> Result<Vec<Candidate<'data>>> {
         for reg in regions {
             let region = file.sub("region", reg.offset.0, reg.file_size)?;
             for off in scan_magic(region.data(), c.endian) {
+                // A region that ends past the top of the address space holds no table there.
+                let Some(vaddr) = reg.vaddr.0.checked_add(off) else {
+                    continue;
+                };
                 out.push(Candidate {
                     r: region.tail("pclntab", off)?,
-                    vaddr: VirtAddr(reg.vaddr.0 + off),
+                    vaddr: VirtAddr(vaddr),
                     found_by: FoundBy::Scan,
                 });
             }
@@ -312,9 +323,10 @@ fn guess_go12_layout(r: &Reader<'_>, h: &PcHeader) -> FuncLayout {
         let Ok(funcoff) = r.word("functab.funcoff", 8 + p + i * 2 * p + p, h.ptr_size) else {
             break;
         };
-        if r.u8("_func.nfuncdata", funcoff + p + 31)
-            .is_ok_and(|b| b != 0)
-        {
+        let Some(at) = funcoff.checked_add(p + 31) else {
+            continue;
+        };
+        if r.u8("_func.nfuncdata", at).is_ok_and(|b| b != 0) {
             return FuncLayout::Go112;
         }
     }

@@ -268,7 +268,7 @@ impl ModuleData {
                 continue;
             };
             for i in finder.find_iter(data) {
-                if i as u64 % u64::from(c.ptr_size) != 0 {
+                if i as u64 & (u64::from(c.ptr_size) - 1) != 0 {
                     continue;
                 }
                 if let Some(md) = try_at(VirtAddr(reg.vaddr.0 + i as u64)) {
@@ -281,8 +281,8 @@ impl ModuleData {
 }
 
 /// Candidate pclntab addresses for a table whose magic was overwritten: each aligned word in
-/// writable data that points into read-only file-backed data where a plausible header
-/// (zero padding, a valid quantum, this file's pointer size) sits.
+/// writable data that points into read-only file-backed data (any file-backed data in Mach-O)
+/// where a plausible header (zero padding, a valid quantum, this file's pointer size) sits.
 pub(crate) fn headerless_candidates(c: &Container<'_>) -> Result<Vec<VirtAddr>> {
     let mut out = Vec::new();
     let p = u64::from(c.ptr_size);
@@ -295,7 +295,9 @@ pub(crate) fn headerless_candidates(c: &Container<'_>) -> Result<Vec<VirtAddr>> 
             let Some(target) = c.region_of(VirtAddr(v)) else {
                 continue;
             };
-            if target.writable || target.executable {
+            // Mach-O puts pclntab in `__TEXT` (r-x) or `__DATA_CONST` (rw- until relocated):
+            // there the header check alone must do.
+            if c.format != crate::Format::MachO && (target.writable || target.executable) {
                 continue;
             }
             let Ok(b) = c.bytes_at("pcHeader", VirtAddr(v), 8) else {

@@ -159,16 +159,18 @@ impl PcHeader {
         };
         match version {
             PclnVersion::Go12 => {
-                // functab: nfunc pairs of words and the end PC, then the file table's offset.
-                let ftab_size = nfunc
+                // functab: nfunc pairs of words and the end PC, then the file table's offset; a
+                // count that leaves no room for them is wrong.
+                let bad = Error::BadValue {
+                    what: "pcHeader.nfunctab",
+                    offset: r.base() + 8,
+                    value: nfunc,
+                };
+                let at = nfunc
                     .checked_mul(2 * p)
-                    .and_then(|n| n.checked_add(p))
-                    .ok_or(Error::BadValue {
-                        what: "pcHeader.nfunctab",
-                        offset: r.base() + 8,
-                        value: nfunc,
-                    })?;
-                h.filetab_offset = u64::from(r.u32("pclntab filetab offset", 8 + p + ftab_size)?);
+                    .and_then(|n| n.checked_add(8 + 2 * p))
+                    .ok_or_else(|| bad.clone())?;
+                h.filetab_offset = u64::from(r.u32("pclntab filetab offset", at).map_err(|_| bad)?);
                 // The count includes the count itself, in slot 0.
                 h.nfiles =
                     u64::from(r.u32("pclntab file count", h.filetab_offset)?).saturating_sub(1);
@@ -291,6 +293,18 @@ pub(crate) mod tests {
             Err(Error::UnsupportedVersion {
                 magic: 0xffff_fff5,
                 offset: 0x40
+            })
+        );
+        // Go 1.2: a function count with no room for the function table is the count's fault.
+        let mut go12 = vec![0xfb, 0xff, 0xff, 0xff, 0, 0, 1, 8];
+        go12.extend((1u64 << 40).to_le_bytes());
+        go12.resize(256, 0);
+        assert_eq!(
+            PcHeader::parse(&Reader::new(&go12, 0x40, Endian::Little), None),
+            Err(Error::BadValue {
+                what: "pcHeader.nfunctab",
+                offset: 0x48,
+                value: 1 << 40
             })
         );
         let mut zeroed = header120(Endian::Little, 3);

@@ -364,14 +364,29 @@ impl<'data> LineTable<'data> {
         let h = &self.header;
         let (entry, funcoff) = self.functab_entry(i as u64)?;
         let (next_entry, _) = self.functab_entry(i as u64 + 1)?;
+        let bad_funcoff = Error::BadValue {
+            what: "functab.funcoff",
+            offset: self.functab.base() + i as u64 * h.functab_entry_size(),
+            value: funcoff,
+        };
         let record = match h.version {
             PclnVersion::Go12 => funcoff,
-            _ => h.pcln_offset.checked_add(funcoff).ok_or(Error::BadValue {
-                what: "functab.funcoff",
-                offset: self.functab.base() + i as u64 * h.functab_entry_size(),
-                value: funcoff,
-            })?,
+            _ => h
+                .pcln_offset
+                .checked_add(funcoff)
+                .ok_or_else(|| bad_funcoff.clone())?,
         };
+        // The records follow the function table (nfunc entries and the end PC): one inside it is
+        // no record (a cycle, at worst).
+        let es = h.functab_entry_size();
+        let functab_end = h
+            .nfunc
+            .saturating_mul(es)
+            .saturating_add(es / 2)
+            .saturating_add(h.pcln_offset);
+        if record < functab_end {
+            return Err(bad_funcoff);
+        }
         let o = self.layout.offsets(h.ptr_size);
         let rec = self.r.sub("_func", record, o.size)?;
         let opt_u8 = |off: Option<u64>, what| {
@@ -561,7 +576,7 @@ impl<'data> LineTable<'data> {
             _ => {
                 let p = u64::from(self.header.ptr_size);
                 // The pointer array is pointer-aligned in memory.
-                if p == 8 && (self.vaddr.0 + off) % 8 != 0 {
+                if p == 8 && self.vaddr.0.wrapping_add(off) & 7 != 0 {
                     off += 4;
                 }
                 let v = self.r.word(
@@ -685,6 +700,30 @@ mod tests {
         let mut it = iter(&data, 1, 0x2000);
         assert!(it.next().is_err());
         assert_eq!(it.next(), Ok(None));
+    }
+
+    #[test]
+    fn funcoff_inside_the_function_table_is_an_error() {
+        let d = crate::pcheader::tests::header120(Endian::Little, 3);
+        let r = Reader::new(&d, 0x2000, Endian::Little);
+        let h = PcHeader::parse(&r, None).unwrap();
+        let t = LineTable::new(
+            r,
+            h,
+            VirtAddr(0x1000),
+            FuncLayout::Go120,
+            TextMap::default(),
+        )
+        .unwrap();
+        // Every funcoff is 0: the first record would be the function table itself.
+        assert_eq!(
+            t.func(1).unwrap_err(),
+            Error::BadValue {
+                what: "functab.funcoff",
+                offset: 0x2000 + 72 + 8,
+                value: 0
+            }
+        );
     }
 
     #[test]

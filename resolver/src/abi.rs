@@ -152,7 +152,13 @@ pub struct Layout {
     pub results: Vec<ValueLayout>,
 }
 
-/// The scalar leaves of a type, with their byte offsets inside it.
+/// At most this many pieces are listed for one value: nested arrays would otherwise multiply
+/// to billions (`[64][64][64][64][64]int`). Every call of [`leaves`] on a type of non-zero size
+/// adds a piece, so this bounds the work too.
+const MAX_PIECES: usize = 1024;
+
+/// The scalar leaves of a type, with their byte offsets inside it, up to [`MAX_PIECES`] or a few
+/// more. Offsets saturate, as [`GoType::size`] does, for types too large to exist.
 fn leaves(
     ty: &GoType,
     ptr: u64,
@@ -160,7 +166,12 @@ fn leaves(
     path: &str,
     out: &mut Vec<(String, u64, u64, PieceKind)>,
 ) {
+    if out.len() >= MAX_PIECES {
+        return;
+    }
     let mut push = |p: String, off: u64, size: u64, k: PieceKind| out.push((p, off, size, k));
+    // The offset of word `k` of a multi-word value.
+    let word = |k: u64| base.saturating_add(ptr.saturating_mul(k));
     match ty.underlying() {
         GoType::Bool => push(path.into(), base, 1, PieceKind::Bool),
         t @ GoType::Int { .. } => push(path.into(), base, t.size(ptr), PieceKind::Int),
@@ -171,37 +182,44 @@ fn leaves(
         GoType::Complex { bits } => {
             let half = u64::from(*bits) / 16;
             push(format!("{path}.real"), base, half, PieceKind::Float);
-            push(format!("{path}.imag"), base + half, half, PieceKind::Float);
+            let imag = base.saturating_add(half);
+            push(format!("{path}.imag"), imag, half, PieceKind::Float);
         }
         GoType::Pointer(_) | GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
             push(path.into(), base, ptr, PieceKind::Pointer)
         }
         GoType::String => {
             push(format!("{path}.ptr"), base, ptr, PieceKind::Pointer);
-            push(format!("{path}.len"), base + ptr, ptr, PieceKind::Int);
+            push(format!("{path}.len"), word(1), ptr, PieceKind::Int);
         }
         GoType::Slice(_) => {
             push(format!("{path}.ptr"), base, ptr, PieceKind::Pointer);
-            push(format!("{path}.len"), base + ptr, ptr, PieceKind::Int);
-            push(format!("{path}.cap"), base + 2 * ptr, ptr, PieceKind::Int);
+            push(format!("{path}.len"), word(1), ptr, PieceKind::Int);
+            push(format!("{path}.cap"), word(2), ptr, PieceKind::Int);
         }
         GoType::Interface { .. } => {
             push(format!("{path}.type"), base, ptr, PieceKind::Pointer);
-            push(format!("{path}.data"), base + ptr, ptr, PieceKind::Pointer);
+            push(format!("{path}.data"), word(1), ptr, PieceKind::Pointer);
         }
         GoType::Array { len, elem } => {
             let esize = elem.size(ptr);
+            if esize == 0 {
+                // No pieces, however deep the element's nesting (`[64][64]...[0]int`).
+                return;
+            }
             // Arrays are laid out whole; list at most a few elements' pieces.
             for i in 0..(*len).min(64) {
-                leaves(elem, ptr, base + i * esize, &format!("{path}[{i}]"), out);
+                let at = base.saturating_add(i.saturating_mul(esize));
+                leaves(elem, ptr, at, &format!("{path}[{i}]"), out);
             }
         }
         GoType::Struct(fields) => {
-            let mut off = 0;
+            let mut off = 0u64;
             for f in fields {
                 off = align_up(off, f.ty.align(ptr));
-                leaves(&f.ty, ptr, base + off, &format!("{path}.{}", f.name), out);
-                off += f.ty.size(ptr);
+                let at = base.saturating_add(off);
+                leaves(&f.ty, ptr, at, &format!("{path}.{}", f.name), out);
+                off = off.saturating_add(f.ty.size(ptr));
             }
         }
         GoType::Named { .. } => {}
@@ -309,7 +327,7 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
                     None => {
                         *stack = align_up(*stack, f.ty.align(ptr));
                         let at = *stack;
-                        *stack += f.ty.size(ptr);
+                        *stack = stack.saturating_add(f.ty.size(ptr));
                         words
                             .into_iter()
                             .map(|(path, off, size, kind)| Piece {
@@ -317,7 +335,9 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
                                 offset: off,
                                 size,
                                 kind,
-                                location: Location::Stack(base + at + off),
+                                location: Location::Stack(
+                                    base.saturating_add(at).saturating_add(off),
+                                ),
                             })
                             .collect()
                     }

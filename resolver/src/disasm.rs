@@ -73,7 +73,8 @@ pub enum Error {
     /// The architecture (a GOARCH name) is not one this module decodes.
     #[error("return sites unsupported on {0}")]
     UnsupportedArch(String),
-    /// The bytes at `addr` are not an instruction, or the last instruction runs past the end.
+    /// The bytes at `addr` are not an instruction, the last instruction runs past the end, or
+    /// the code runs past the top of the address space (`addr` is then the entry).
     #[error("cannot decode the instruction at {addr:#x}")]
     Undecodable {
         /// Virtual address of the first byte that could not be decoded.
@@ -111,6 +112,18 @@ const MORESTACK_BLOCK_MAX: usize = 64;
 /// thread-local storage. The code is trusted to be instructions from start to end apart from
 /// literal pools on arm and arm64; every read stays inside `code`.
 pub fn scan(arch: &str, code: &[u8], entry: u64, regabi: bool) -> Result<CodeScan, Error> {
+    // Code that runs past the top of the address space (4 GiB on 32-bit targets) is not a
+    // function: its addresses would wrap around, outside [entry, end).
+    let top = match arch {
+        "386" | "arm" => 1u64 << 32,
+        _ => u64::MAX,
+    };
+    if entry
+        .checked_add(code.len() as u64)
+        .is_none_or(|end| end > top)
+    {
+        return Err(Error::Undecodable { addr: entry });
+    }
     let insns = match arch {
         "amd64" => decode_x86(64, code, entry, regabi)?,
         "386" => decode_x86(32, code, entry, false)?,

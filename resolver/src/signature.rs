@@ -477,7 +477,10 @@ mod tests {
         let ptr = parse("main.F(p *struct { N int })").unwrap();
         assert_eq!(
             ptr.params[0].ty,
-            GoType::Pointer(Box::new(GoType::Struct(vec![f("N", GoType::Int { bits: 0 })])))
+            GoType::Pointer(Box::new(GoType::Struct(vec![f(
+                "N",
+                GoType::Int { bits: 0 }
+            )])))
         );
         assert_eq!(s.params[3].ty, GoType::Func);
         assert_eq!(

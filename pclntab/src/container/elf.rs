@@ -50,12 +50,21 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
     .map_err(err)?;
     let strtab_of =
         |sh: &SectionHeader| Strtab::parse(file, sh.sh_offset as usize, sh.sh_size as usize, 0);
-    let shdr_strtab = section_headers
-        .get(usize::from(header.e_shstrndx))
-        .map(strtab_of)
-        .transpose()
-        .map_err(err)?
-        .unwrap_or_default();
+    let shdr_strtab = match section_headers.get(usize::from(header.e_shstrndx)) {
+        // Go writes the section names near the end of the file: cut there, say so.
+        Some(sh) if sh.sh_offset.saturating_add(sh.sh_size) > file.len() as u64 => {
+            return Err(Error::CutShort {
+                section: ".shstrtab".into(),
+                end: sh.sh_offset.saturating_add(sh.sh_size),
+                len: file.len() as u64,
+            })
+        }
+        sh => sh
+            .map(strtab_of)
+            .transpose()
+            .map_err(err)?
+            .unwrap_or_default(),
+    };
     let elf = Parsed {
         header,
         program_headers,

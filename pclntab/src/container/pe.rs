@@ -6,7 +6,15 @@ use crate::{Error, Result};
 use goblin::pe::{section_table::*, PE};
 
 pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
-    let opts = goblin::pe::options::ParseOptions::default();
+    // Only the headers, sections and COFF symbols are needed: imports, resources, TLS data and
+    // certificates are not read, and damage to the other data directories (relocations,
+    // exceptions, debug) is ignored, so that a file cut short after its pclntab still parses.
+    let mut opts = goblin::pe::options::ParseOptions::default()
+        .with_parse_mode(goblin::options::ParseMode::Permissive);
+    opts.parse_imports = false;
+    opts.parse_resources = false;
+    opts.parse_tls_data = false;
+    opts.parse_attribute_certificates = false;
     let pe = PE::parse_with_opts(file, &opts).map_err(|e| Error::Container {
         format: "PE",
         message: e.to_string(),
@@ -20,7 +28,7 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         m => return Err(Error::UnsupportedArch(format!("PE machine {m:#x}"))),
     };
     let base = pe.image_base;
-    let sections: Vec<Section> = pe
+    let sections = pe
         .sections
         .iter()
         .map(|s| {
@@ -33,9 +41,15 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
                 s.size_of_raw_data
                     .min(s.virtual_size.max(s.size_of_raw_data)),
             );
-            Section {
+            let vaddr = base
+                .checked_add(u64::from(s.virtual_address))
+                .ok_or_else(|| Error::Container {
+                    format: "PE",
+                    message: format!("section {name}: image base + address overflows"),
+                })?;
+            Ok(Section {
                 name,
-                vaddr: VirtAddr(base + u64::from(s.virtual_address)),
+                vaddr: VirtAddr(vaddr),
                 size: u64::from(s.virtual_size),
                 offset: FileOffset(u64::from(s.pointer_to_raw_data)),
                 file_size: if s.pointer_to_raw_data == 0 {
@@ -45,9 +59,9 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
                 },
                 writable: s.characteristics & IMAGE_SCN_MEM_WRITE != 0,
                 executable: s.characteristics & IMAGE_SCN_MEM_EXECUTE != 0,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Section>>>()?;
     let regions = sections
         .iter()
         .map(|s| Region {
@@ -73,7 +87,7 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         for (_, name, sym) in table.iter() {
             let name = match (name, &strings) {
                 (Some(n), _) => Some(n),
-                (None, Some(st)) => sym.name_offset().and_then(|o| st.get_at(o as usize)),
+                (None, Some(st)) => name_offset(&sym).and_then(|o| st.get_at(o as usize)),
                 _ => None,
             };
             let Some(name) = name else { continue };
@@ -83,10 +97,13 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
             let Some(sect) = pe.sections.get(sym.section_number as usize - 1) else {
                 continue;
             };
-            symbols.push((
-                name.to_string(),
-                base + u64::from(sect.virtual_address) + u64::from(sym.value),
-            ));
+            let Some(addr) = base
+                .checked_add(u64::from(sect.virtual_address))
+                .and_then(|a| a.checked_add(u64::from(sym.value)))
+            else {
+                continue;
+            };
+            symbols.push((name.to_string(), addr));
         }
     }
     let stripped = coff.number_of_symbol_table == 0;
@@ -113,4 +130,15 @@ pub(super) fn parse(file: &[u8]) -> Result<Container<'_>> {
         other_arches: Vec::new(),
         symbols,
     })
+}
+
+/// The string-table offset of a COFF symbol's name, `None` for a name stored inline: goblin's
+/// `Symbol::name_offset`, which subtracts the table's 4-byte length field without checking (and
+/// so panics, with overflow checks on, on an offset below 4).
+fn name_offset(sym: &goblin::pe::symbol::Symbol) -> Option<u32> {
+    if sym.name.first() != Some(&0) {
+        return None;
+    }
+    let off = u32::from_le_bytes(sym.name.get(4..8)?.try_into().ok()?);
+    off.checked_sub(4)
 }
