@@ -1,0 +1,46 @@
+// The tracing-overhead loop (benches/trace_overhead.py): calls Target N times and prints the
+// wall time of the loop divided by N as JSON. N comes from the first argument.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+var errNegative = errors.New("negative")
+
+//go:noinline
+func Target(n int, s string) (int, error) {
+	if n < 0 {
+		return 0, errNegative
+	}
+	return n + len(s), nil
+}
+
+func main() {
+	n := 1000000
+	if len(os.Args) > 1 {
+		v, err := strconv.Atoi(os.Args[1])
+		if err != nil || v <= 0 {
+			fmt.Fprintln(os.Stderr, "usage: loop [N]")
+			os.Exit(2)
+		}
+		n = v
+	}
+	s := "hello, gosyms benchmark"
+	sum := 0
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		r, err := Target(i, s)
+		if err != nil {
+			panic(err)
+		}
+		sum += r
+	}
+	elapsed := time.Since(start)
+	fmt.Printf("{\"calls\":%d,\"ns_per_call\":%.3f,\"loop_ns\":%d,\"sum\":%d}\n",
+		n, float64(elapsed.Nanoseconds())/float64(n), elapsed.Nanoseconds(), sum)
+}
