@@ -198,7 +198,13 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     let mut specs = Vec::with_capacity(2 * plans.len());
     let mut points = Vec::new();
     let mut functions = Vec::with_capacity(plans.len());
-    let mut warnings = Vec::new();
+    // Notes grouped by text: one line per note, naming the functions it applies to.
+    let mut warnings: Vec<(String, Vec<String>)> = Vec::new();
+    let mut warn =
+        |note: String, function: &str| match warnings.iter_mut().find(|(n, _)| *n == note) {
+            Some((_, fs)) => fs.push(function.to_string()),
+            None => warnings.push((note, vec![function.to_string()])),
+        };
     for (i, plan) in plans.iter().enumerate() {
         let cap = FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits);
         probe::validate(&plan.function, &cap.entry)?;
@@ -219,10 +225,10 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
                 .returns_unsupported
                 .clone()
                 .unwrap_or_else(|| "it has no return instruction".into());
-            warnings.push(format!("{}: calls only ({why})", plan.function));
+            warn(format!("calls only ({why})"), &plan.function);
         }
         for n in plan.notes.iter().chain(&cap.notes) {
-            warnings.push(format!("{}: {n}", plan.function));
+            warn(n.clone(), &plan.function);
         }
         specs.push(cap.entry);
         specs.push(cap.ret);
@@ -233,8 +239,17 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             entry_probe_vaddr: plan.entry_probe.vaddr,
         });
     }
-    for w in warnings.iter().take(20) {
-        eprintln!("gosyms: {w}");
+    for (note, functions) in warnings.iter().take(20) {
+        let names = functions
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        match functions.len() {
+            n if n <= 3 => eprintln!("gosyms: {names}: {note}"),
+            n => eprintln!("gosyms: {names} and {} more: {note}", n - 3),
+        }
     }
     if warnings.len() > 20 {
         eprintln!("gosyms: ... and {} more notes", warnings.len() - 20);
@@ -242,6 +257,8 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
 
     let load_start = Instant::now();
     let mut tracer = Tracer::load(&specs, a.buffer_mib << 20)?;
+    let loaded = load_start.elapsed();
+    let attach_start = Instant::now();
 
     // SAFETY: the handler only stores to an atomic.
     unsafe {
@@ -268,10 +285,11 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         }
     }
     eprintln!(
-        "gosyms: tracing {} functions with {} uprobes (attached in {} ms)",
+        "gosyms: tracing {} functions with {} uprobes (program loaded in {} ms, attached in {} ms)",
         plans.len(),
         tracer.attached(),
-        load_start.elapsed().as_millis()
+        loaded.as_millis(),
+        attach_start.elapsed().as_millis()
     );
 
     let format = a
@@ -359,7 +377,13 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     let _ = out.flush();
     drop(out);
     let drops = tracer.drops();
+    let probes = tracer.attached();
+    let detach_start = Instant::now();
     drop(tracer); // detaches every probe
+    eprintln!(
+        "gosyms: detached {probes} uprobes in {} ms",
+        detach_start.elapsed().as_millis()
+    );
     if let Some(mut ch) = child {
         // The command keeps running untraced if we stopped first; wait for it, as a shell would.
         if !target_gone {
