@@ -65,14 +65,11 @@ struct ValueRecipe {
 #[derive(Debug, Clone)]
 pub struct Recipe {
     values: Vec<ValueRecipe>,
-    /// Keyed by name (types known), else an array.
-    named: bool,
     /// Raw words (ArgInfo / args size): each value is its pieces as unsigned integers.
     raw: bool,
     /// Only the argument area's words (args size): shown as one flat array.
     flat: bool,
     derefs: HashMap<(Owner, u64), usize>,
-    limits: Limits,
 }
 
 /// The specs and recipes of one function.
@@ -404,16 +401,13 @@ fn build(
             notes.push(n);
         }
     }
-    let named = !raw;
     (
         spec,
         Recipe {
             values: recipes,
-            named,
             raw,
             flat: source == Some(LayoutSource::ArgsSize),
             derefs: b.keys,
-            limits,
         },
     )
 }
@@ -728,11 +722,6 @@ pub fn escape(mut b: &[u8]) -> String {
 }
 
 impl Recipe {
-    /// Whether values have names (else they are shown as an array).
-    pub fn named(&self) -> bool {
-        self.named
-    }
-
     /// Decodes the values of one event: an object by name, or an array.
     pub fn decode(&self, cap: &Captured<'_>, namer: &dyn TypeNamer, pid: u32) -> Value {
         let images = self
@@ -811,7 +800,6 @@ impl Recipe {
         for (i, v) in self.values.iter().enumerate() {
             m.insert(v.name.clone(), ctx.decode(&v.ty, Owner::Value(i), 0));
         }
-        let _ = self.limits;
         Value::Object(m)
     }
 }
@@ -819,6 +807,57 @@ impl Recipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The inverse of [`escape`].
+    fn unescape(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                continue;
+            }
+            match chars.next() {
+                Some((_, '\\')) => out.push(b'\\'),
+                Some((_, 'x')) => {
+                    out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                    chars.next();
+                    chars.next();
+                }
+                other => panic!("bad escape {other:?}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn arbitrary_bytes_give_valid_json_and_come_back_exactly() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..20_000 {
+            let len = round % 70;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Mostly ASCII and backslashes, with UTF-8 lead and continuation bytes.
+                    [b'a', b'\\', b'x', 0xc3, 0xa9, 0xff, 0x00, b'"'][(x % 8) as usize]
+                })
+                .collect();
+            let v = text_object(&bytes, len as u64 + 1);
+            let json = serde_json::to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&json).unwrap();
+            let text = back["str"].as_str().unwrap();
+            let got = if back.get("escaped").is_some() {
+                unescape(text)
+            } else {
+                text.as_bytes().to_vec()
+            };
+            assert_eq!(got, bytes, "{json}");
+            assert_eq!(back["truncated"], true);
+        }
+    }
 
     #[test]
     fn escapes_losslessly() {

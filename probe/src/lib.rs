@@ -334,3 +334,44 @@ impl Tracer {
 pub fn fsbase_offset() -> Result<u64, TraceError> {
     btf::fsbase_offset().map_err(TraceError::Unsupported)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF, WORD_REG};
+
+    #[test]
+    fn malformed_specs_are_refused() {
+        let ok = ProbeSpec::empty();
+        assert!(validate("f", &ok).is_ok());
+        let mut s = ok;
+        s.nregs = (MAX_REGS + 1) as u8; // too many arguments in registers
+        assert!(validate("f", &s).is_err());
+        let mut s = ok;
+        s.stack_len = MAX_STACK_BYTES + 1; // too much stack
+        assert!(validate("f", &s).is_err());
+        let mut s = ok;
+        s.nderefs = 1;
+        s.derefs[0].max_bytes = MAX_DEREF_BYTES + 1; // a string too long
+        assert!(validate("f", &s).is_err());
+        let mut s = ok;
+        s.nderefs = 1;
+        s.derefs[0].addr = Word {
+            kind: WORD_DEREF,
+            index: 0, // itself: reads may only name earlier reads
+            pad: [0; 2],
+            value: 0,
+        };
+        assert!(validate("f", &s).is_err());
+        let mut s = ok;
+        s.nderefs = 1;
+        s.derefs[0].len = Word {
+            kind: WORD_REG,
+            index: 200,
+            pad: [0; 2],
+            value: 0,
+        };
+        let e = validate("main.F", &s).unwrap_err().to_string();
+        assert!(e.contains("main.F") && e.contains("register"), "{e}");
+    }
+}
