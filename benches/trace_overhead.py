@@ -264,7 +264,7 @@ def run_tracer(cmd, stats=False):
 
 def parse_gosyms(stderr):
     m = re.search(r"stopped \([^)]*\): (\d+) events, (\d+) dropped", stderr)
-    a = re.search(r"with (\d+) uprobes \(attached in (\d+) ms\)", stderr)
+    a = re.search(r"with (\d+) uprobes \(program loaded in \d+ ms, attached in (\d+) ms\)", stderr)
     if not m:
         raise RuntimeError(f"no summary from gosyms: {stderr[-1000:]}")
     return {"events": int(m.group(1)), "drops": int(m.group(2)),
@@ -449,11 +449,11 @@ def attach_times(gosyms, work, version, no_returns_flag):
     go_build(version, src, binary)
     print(f"\nAttach time: `gosyms trace{' --no-returns' if no_returns_flag else ''} BINARY 're:^main\\.f[0-9]{{1,K}}$' "
           f"--duration 1ms -o /dev/null` on a generated Go {version} program with {MANY:,} tiny functions "
-          f"(no process running it). \"attached in\" is gosyms' own figure (loading and verifying the "
-          f"eBPF program, writing the specs, attaching); wall is the whole process, including "
-          f"resolving, the 50 ms poll and detaching.\n")
-    print("| functions | uprobes | attached in ms | wall s | wall - attach, per uprobe ms |")
-    print("|---|---|---|---|---|")
+          f"(no process running it). The times are gosyms' own figures: loading and verifying the "
+          f"eBPF program with its specs, attaching, detaching; wall is the whole process, including "
+          f"resolving and the 50 ms poll.\n")
+    print("| functions | uprobes | program loaded in ms | attached in ms | detached in ms | wall s |")
+    print("|---|---|---|---|---|---|")
     for count in ATTACH_COUNTS:
         digits = len(str(count - 1))
         pattern = r"re:^main\.f[0-9]{1,%d}$" % digits
@@ -464,9 +464,12 @@ def attach_times(gosyms, work, version, no_returns_flag):
         wall = time.perf_counter() - start
         if r.returncode != 0:
             raise RuntimeError(f"gosyms trace exited with {r.returncode}: {r.stderr[-1000:]}")
-        a = re.search(r"tracing (\d+) functions with (\d+) uprobes \(attached in (\d+) ms\)", r.stderr)
-        fns, ups, ms = int(a.group(1)), int(a.group(2)), int(a.group(3))
-        print(f"| {fns:,} | {ups:,} | {ms:,} | {wall:.1f} | {(wall * 1000 - ms) / ups:.1f} |", flush=True)
+        a = re.search(r"tracing (\d+) functions with (\d+) uprobes \(program loaded in (\d+) ms, "
+                      r"attached in (\d+) ms\)", r.stderr)
+        d = re.search(r"detached \d+ uprobes in (\d+) ms", r.stderr)
+        fns, ups, load_ms, ms = (int(a.group(i)) for i in range(1, 5))
+        det_ms = int(d.group(1)) if d else -1
+        print(f"| {fns:,} | {ups:,} | {load_ms:,} | {ms:,} | {det_ms:,} | {wall:.1f} |", flush=True)
         log(f"  attach {count}: {ms} ms, wall {wall:.1f} s (load {uptime()})")
 
 
