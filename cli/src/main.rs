@@ -140,8 +140,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
     match &cli.command {
-        Command::List(a) => with_binary(&a.target, |bin| list(bin, a, out)),
-        Command::Info(a) => with_binary(&a.target, |bin| {
+        Command::List(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
+            list(bin, a, out)
+        }),
+        Command::Info(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
             let info = output::Info::new(&a.target.binary, bin)?;
             if a.json {
                 serde_json::to_writer(&mut *out, &info)?;
@@ -151,25 +153,61 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }),
-        Command::Lookup(a) => with_binary(&a.target, |bin| lookup(bin, a, out)),
-        Command::Resolve(a) => with_binary(&a.target, |bin| resolve(bin, a, out)),
+        Command::Lookup(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
+            lookup(bin, a, out)
+        }),
+        Command::Resolve(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
+            resolve(bin, a, out)
+        }),
         Command::Trace(a) => trace::trace(a),
     }
 }
 
-/// Opens, maps and parses the binary; errors name the file.
-fn with_binary(t: &Target, f: impl FnOnce(&GoBinary<'_>) -> Result<ExitCode>) -> Result<ExitCode> {
-    let path = &t.binary;
+/// Opens, maps and parses the binary (`arch`: the slice of a fat Mach-O file); errors name
+/// the file.
+pub(crate) fn with_binary(
+    path: &Path,
+    arch: Option<&str>,
+    f: impl FnOnce(&GoBinary<'_>) -> Result<ExitCode>,
+) -> Result<ExitCode> {
     let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
     if meta.is_dir() {
         return Err(anyhow!("{}: is a directory", path.display()));
     }
     let map = pclntab::map_file(path).with_context(|| path.display().to_string())?;
     let opts = pclntab::Options {
-        arch: t.arch.clone(),
+        arch: arch.map(str::to_string),
     };
     let bin = GoBinary::parse_with(&map, &opts).with_context(|| path.display().to_string())?;
     f(&bin).map_err(|e| annotate(e, path))
+}
+
+/// The plans of the functions `patterns` match, with types from `debug_file` when given; `None`
+/// (said on stderr) when nothing matches.
+pub(crate) fn plans(
+    bin: &GoBinary<'_>,
+    patterns: &[String],
+    debug_file: Option<&Path>,
+) -> Result<Option<Vec<resolver::Plan>>> {
+    let patterns = patterns
+        .iter()
+        .map(|p| resolver::Pattern::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let debug_map = debug_file
+        .map(|p| pclntab::map_file(p).with_context(|| p.display().to_string()))
+        .transpose()?;
+    let debug = match (&debug_map, debug_file) {
+        (Some(m), Some(p)) => Some(GoBinary::parse(m).with_context(|| p.display().to_string())?),
+        _ => None,
+    };
+    match resolver::Resolver::new(bin, debug.as_ref())?.resolve(&patterns) {
+        Ok(p) => Ok(Some(p)),
+        Err(e @ resolver::ResolveError::NoMatch { .. }) => {
+            eprintln!("gosyms: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Adds the path to errors from reading the tables (not to output errors).
@@ -298,28 +336,8 @@ fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<Ex
 }
 
 fn resolve(bin: &GoBinary<'_>, a: &ResolveArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let patterns = a
-        .patterns
-        .iter()
-        .map(|p| resolver::Pattern::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let debug_map = a
-        .debug_file
-        .as_deref()
-        .map(|p| pclntab::map_file(p).with_context(|| p.display().to_string()))
-        .transpose()?;
-    let debug = match (&debug_map, &a.debug_file) {
-        (Some(m), Some(p)) => Some(GoBinary::parse(m).with_context(|| p.display().to_string())?),
-        _ => None,
-    };
-    let r = resolver::Resolver::new(bin, debug.as_ref())?;
-    let plans = match r.resolve(&patterns) {
-        Ok(p) => p,
-        Err(e @ resolver::ResolveError::NoMatch { .. }) => {
-            eprintln!("gosyms: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(plans) = plans(bin, &a.patterns, a.debug_file.as_deref())? else {
+        return Ok(ExitCode::from(1));
     };
     for plan in &plans {
         if a.json {

@@ -142,12 +142,19 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         }
         Target::Pid(pid) => PathBuf::from(format!("/proc/{pid}/exe")),
     };
-    let meta = std::fs::metadata(&path).with_context(|| path.display().to_string())?;
-    if meta.is_dir() {
-        bail!("{}: is a directory", path.display());
-    }
-    let map = pclntab::map_file(&path).with_context(|| path.display().to_string())?;
-    let bin = GoBinary::parse(&map).with_context(|| path.display().to_string())?;
+    crate::with_binary(&path, None, |bin| {
+        trace_binary(a, &target, patterns, &path, bin)
+    })
+}
+
+/// `trace` once the binary is open.
+fn trace_binary(
+    a: &TraceArgs,
+    target: &Target,
+    patterns: &[String],
+    path: &Path,
+    bin: &GoBinary<'_>,
+) -> Result<ExitCode> {
     let c = &bin.container;
     if c.format != pclntab::Format::Elf || c.arch != "amd64" {
         bail!(
@@ -157,26 +164,8 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             c.arch
         );
     }
-    let patterns = patterns
-        .iter()
-        .map(|p| resolver::Pattern::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let debug_map = a
-        .debug_file
-        .as_deref()
-        .map(|p| pclntab::map_file(p).with_context(|| p.display().to_string()))
-        .transpose()?;
-    let debug = match (&debug_map, &a.debug_file) {
-        (Some(m), Some(p)) => Some(GoBinary::parse(m).with_context(|| p.display().to_string())?),
-        _ => None,
-    };
-    let plans = match resolver::Resolver::new(&bin, debug.as_ref())?.resolve(&patterns) {
-        Ok(p) => p,
-        Err(e @ resolver::ResolveError::NoMatch { .. }) => {
-            eprintln!("gosyms: {e}");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref())? else {
+        return Ok(ExitCode::from(1));
     };
 
     let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
@@ -267,13 +256,13 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     }
 
     let mut child = None;
-    match &target {
-        Target::All(_) => tracer.attach(&path, &points, Scope::All)?,
-        Target::Pid(pid) => tracer.attach(&path, &points, Scope::Pid(*pid))?,
-        Target::Command(_) => {
-            let (ch, go) = spawn_stopped(&a.command)?;
+    match target {
+        Target::All(_) => tracer.attach(path, &points, Scope::All)?,
+        Target::Pid(pid) => tracer.attach(path, &points, Scope::Pid(*pid))?,
+        Target::Command(program) => {
+            let (ch, go) = spawn_stopped(program, &a.command)?;
             let pid = NonZeroU32::new(ch.id()).ok_or_else(|| anyhow!("child pid 0"))?;
-            let attached = tracer.attach(&path, &points, Scope::Pid(pid));
+            let attached = tracer.attach(path, &points, Scope::Pid(pid));
             if let Err(e) = attached {
                 // Kill it before it can run untraced.
                 // SAFETY: plain kill(2) on our own child.
@@ -304,7 +293,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         None => Box::new(io::stdout().lock()),
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, sink);
-    let mut decoder = Decoder::new(&bin, functions);
+    let mut decoder = Decoder::new(bin, functions);
     let mut calls = vec![0u64; plans.len()];
     let mut returns = vec![0u64; plans.len()];
     let mut events = 0u64;
@@ -367,7 +356,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
                 // One more round to drain what it sent before exiting.
                 target_gone = true;
             }
-        } else if let Target::Pid(pid) = target {
+        } else if let Target::Pid(pid) = *target {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 stop_reason = "the process exited";
                 target_gone = true;
@@ -574,11 +563,11 @@ impl Child {
 /// Forks a child that waits, before exec, until the probes are attached: then no call of the
 /// program, not even during its start-up, is missed. (std's `Command` cannot do this: its
 /// `spawn` waits for the exec.)
-fn spawn_stopped(command: &[OsString]) -> Result<(Child, Gate)> {
+/// `program` is `command[0]` found on the PATH.
+fn spawn_stopped(program: &Path, command: &[OsString]) -> Result<(Child, Gate)> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
-    let prog = command.first().ok_or_else(|| anyhow!("no command"))?;
-    let path = CString::new(find_command(prog)?.as_os_str().as_bytes())?;
+    let path = CString::new(program.as_os_str().as_bytes())?;
     let argv: Vec<CString> = command
         .iter()
         .map(|a| CString::new(a.as_bytes()))

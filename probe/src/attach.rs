@@ -9,17 +9,15 @@
 //! probe is the registration itself. (aya 0.14 attaches one probe at a time, and does not
 //! support `uprobe_multi` links, which would do the same in one call.)
 
+use crate::sys::{bpf, perf_event_open, put, BPF_LINK_CREATE};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-/// `BPF_LINK_CREATE`.
-const BPF_LINK_CREATE: libc::c_long = 28;
 /// `BPF_PERF_EVENT` attach type.
 const BPF_PERF_EVENT: u32 = 41;
-/// `PERF_FLAG_FD_CLOEXEC`.
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+
 /// Threads used to attach and detach.
 const THREADS: usize = 64;
 
@@ -41,65 +39,26 @@ fn uprobe_pmu() -> io::Result<u32> {
 fn perf_uprobe(pmu: u32, path: &CString, offset: u64, pid: Option<u32>) -> io::Result<OwnedFd> {
     // struct perf_event_attr (include/uapi/linux/perf_event.h), PERF_ATTR_SIZE_VER5 = 112.
     let mut attr = [0u8; 128];
-    let mut put = |at: usize, bytes: &[u8]| {
-        if let Some(dst) = attr.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-    };
-    put(0, &pmu.to_ne_bytes()); // type
-    put(4, &112u32.to_ne_bytes()); // size
-    put(16, &1u64.to_ne_bytes()); // sample_period
-    put(48, &1u32.to_ne_bytes()); // wakeup_events
-    put(56, &(path.as_ptr() as u64).to_ne_bytes()); // config1: uprobe_path
-    put(64, &offset.to_ne_bytes()); // config2: probe_offset
-    let (pid, cpu) = match pid {
-        Some(p) => (p as libc::c_int, -1),
-        None => (-1, 0),
-    };
-    // SAFETY: attr is a valid perf_event_attr of the size it declares; path outlives the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            attr.as_ptr(),
-            pid,
-            cpu,
-            -1,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    put(&mut attr, 0, &pmu.to_ne_bytes()); // type
+    put(&mut attr, 4, &112u32.to_ne_bytes()); // size
+    put(&mut attr, 16, &1u64.to_ne_bytes()); // sample_period
+    put(&mut attr, 48, &1u32.to_ne_bytes()); // wakeup_events
+    put(&mut attr, 56, &(path.as_ptr() as u64).to_ne_bytes()); // config1: uprobe_path
+    put(&mut attr, 64, &offset.to_ne_bytes()); // config2: probe_offset
+    match pid {
+        Some(p) => perf_event_open(&attr, p as libc::c_int, -1),
+        None => perf_event_open(&attr, -1, 0),
     }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
 fn link(prog: BorrowedFd<'_>, event: &OwnedFd, cookie: u64) -> io::Result<OwnedFd> {
     // union bpf_attr, link_create: prog_fd, target_fd, attach_type, flags, perf_event.bpf_cookie.
     let mut attr = [0u8; 64];
-    let mut put = |at: usize, bytes: &[u8]| {
-        if let Some(dst) = attr.get_mut(at..at + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-    };
-    put(0, &(prog.as_raw_fd() as u32).to_ne_bytes());
-    put(4, &(event.as_raw_fd() as u32).to_ne_bytes());
-    put(8, &BPF_PERF_EVENT.to_ne_bytes());
-    put(16, &cookie.to_ne_bytes());
-    // SAFETY: attr is a valid bpf_attr prefix of the size passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_LINK_CREATE,
-            attr.as_mut_ptr(),
-            attr.len() as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+    put(&mut attr, 0, &(prog.as_raw_fd() as u32).to_ne_bytes());
+    put(&mut attr, 4, &(event.as_raw_fd() as u32).to_ne_bytes());
+    put(&mut attr, 8, &BPF_PERF_EVENT.to_ne_bytes());
+    put(&mut attr, 16, &cookie.to_ne_bytes());
+    bpf(BPF_LINK_CREATE, &mut attr)
 }
 
 /// Attaches `prog` at each (file offset, cookie) of `binary`, for process `pid` or for all.

@@ -4,8 +4,6 @@
 //! Format: Documentation/bpf/btf.rst. A header, then type records (each a 12-byte `btf_type`
 //! followed by kind-specific data), then a string section.
 
-use std::collections::HashMap;
-
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 
@@ -87,14 +85,10 @@ impl Types<'_> {
 
     /// Byte offset of `path` (member names, descending through nested structs) in struct `root`.
     fn offset(&self, root: &str, path: &[&str]) -> Option<u64> {
-        let by_name: HashMap<&[u8], usize> = self
+        let mut id = self
             .records
             .iter()
-            .enumerate()
-            .filter(|(_, r)| r.0 == KIND_STRUCT)
-            .map(|(i, r)| (self.name(r.1), i))
-            .collect();
-        let mut id = *by_name.get(root.as_bytes())?;
+            .position(|r| r.0 == KIND_STRUCT && self.name(r.1) == root.as_bytes())?;
         let mut bits = 0u64;
         for field in path {
             let (_, _, _, members) = self.records.get(id)?;

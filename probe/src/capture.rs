@@ -310,25 +310,19 @@ fn build(
         limits,
         notes: Vec::new(),
     };
-    let stack: Vec<u64> = values
+    // The stack window: from the lowest stack piece to the end of the highest, at most
+    // MAX_STACK_BYTES.
+    let stack_pieces = values
         .iter()
         .flat_map(|v| &v.pieces)
         .filter_map(|p| match p.location {
-            Location::Stack(o) => Some(o),
+            Location::Stack(o) => Some((o, o + p.size)),
             _ => None,
-        })
-        .collect();
-    let stack_start = stack.iter().copied().min().unwrap_or(0);
-    let stack_end = values
-        .iter()
-        .flat_map(|v| &v.pieces)
-        .filter_map(|p| match p.location {
-            Location::Stack(o) => Some(o + p.size),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-        .min(stack_start + u64::from(MAX_STACK_BYTES));
+        });
+    let (stack_start, stack_end) = stack_pieces
+        .reduce(|(s, e), (ps, pe)| (s.min(ps), e.max(pe)))
+        .unwrap_or((0, 0));
+    let stack_end = stack_end.min(stack_start + u64::from(MAX_STACK_BYTES));
     let mut recipes = Vec::new();
     for v in values {
         let mut pieces = Vec::new();
@@ -484,13 +478,11 @@ impl Ctx<'_, '_> {
         Some(u64::from_le_bytes(w))
     }
 
-    fn read(&self, owner: Owner, offset: u64) -> Option<&[u8]> {
+    /// The memory read for the pointer at (`owner`, `offset`): its number and its bytes, when
+    /// it was planned and succeeded.
+    fn read(&self, owner: Owner, offset: u64) -> Option<(usize, &[u8])> {
         let k = *self.recipe.derefs.get(&(owner, offset))?;
-        self.cap.derefs.get(k)?.as_ref().copied()
-    }
-
-    fn deref_attempted(&self, owner: Owner, offset: u64) -> bool {
-        self.recipe.derefs.contains_key(&(owner, offset))
+        Some((k, self.cap.derefs.get(k)?.as_ref().copied()?))
     }
 
     fn decode(&self, ty: &GoType, owner: Owner, offset: u64) -> Value {
@@ -526,22 +518,20 @@ impl Ctx<'_, '_> {
             GoType::String => self.string(owner, offset),
             GoType::Slice(elem) => self.slice(elem, owner, offset),
             GoType::Pointer(elem) => match self.uint(owner, offset, 8) {
-                None => Value::Null,
-                Some(0) => Value::Null,
-                Some(addr) if self.deref_attempted(owner, offset) => {
-                    let mut m = Map::new();
-                    m.insert("addr".into(), hex(addr));
-                    let value = match self.read(owner, offset) {
-                        Some(_) => {
-                            let k = self.recipe.derefs.get(&(owner, offset)).copied();
-                            k.map_or(Value::Null, |k| self.decode(elem, Owner::Deref(k), 0))
-                        }
-                        None => Value::Null,
-                    };
-                    m.insert("value".into(), value);
-                    Value::Object(m)
-                }
-                Some(addr) => hex(addr),
+                None | Some(0) => Value::Null,
+                Some(addr) => match self.recipe.derefs.get(&(owner, offset)) {
+                    Some(&k) => {
+                        let mut m = Map::new();
+                        m.insert("addr".into(), hex(addr));
+                        let value = match self.cap.derefs.get(k) {
+                            Some(Some(_)) => self.decode(elem, Owner::Deref(k), 0),
+                            _ => Value::Null,
+                        };
+                        m.insert("value".into(), value);
+                        Value::Object(m)
+                    }
+                    None => hex(addr),
+                },
             },
             GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
                 match self.uint(owner, offset, 8) {
@@ -561,7 +551,7 @@ impl Ctx<'_, '_> {
                 let ty_addr = if *empty {
                     Some(tab)
                 } else {
-                    self.read(owner, offset).and_then(|b| {
+                    self.read(owner, offset).and_then(|(_, b)| {
                         let w: [u8; 8] = b.try_into().ok()?;
                         Some(u64::from_le_bytes(w))
                     })
@@ -611,7 +601,7 @@ impl Ctx<'_, '_> {
         if len == 0 {
             return Value::String(String::new());
         }
-        let bytes = self.read(owner, offset);
+        let bytes = self.read(owner, offset).map(|(_, b)| b);
         match bytes {
             Some(b) if b.len() as u64 == len => match std::str::from_utf8(b) {
                 Ok(s) => Value::String(s.into()),
@@ -640,23 +630,18 @@ impl Ctx<'_, '_> {
         m.insert("len".into(), Value::from(len));
         m.insert("cap".into(), Value::from(cap));
         let data = if len == 0 {
-            Some(&[][..])
+            Some((0, &[][..]))
         } else {
             self.read(owner, offset)
         };
         match data {
-            Some(b) if is_byte(elem) => {
+            Some((_, b)) if is_byte(elem) => {
                 m.insert("hex".into(), Value::String(hex_bytes(b)));
             }
-            Some(b) => {
+            Some((k, b)) => {
                 let esize = elem.size(8).max(1);
-                let k = self.recipe.derefs.get(&(owner, offset)).copied();
-                let n = b.len() as u64 / esize;
-                let elems = (0..n)
-                    .map(|i| match k {
-                        Some(k) => self.decode(elem, Owner::Deref(k), i * esize),
-                        None => Value::Null,
-                    })
+                let elems = (0..b.len() as u64 / esize)
+                    .map(|i| self.decode(elem, Owner::Deref(k), i * esize))
                     .collect();
                 m.insert("elems".into(), Value::Array(elems));
             }

@@ -4,10 +4,10 @@
 use crate::capture::{Captured, Recipe, TypeNamer};
 use crate::typenames::TypeNames;
 use pclntab::GoBinary;
-use probe_common::{DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_REGS};
+use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_REGS};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::mem::offset_of;
 
 /// One event as the program sent it.
 #[derive(Debug, Clone)]
@@ -49,28 +49,29 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 impl<'b> Event<'b> {
     /// Parses an event; `None` if it is shorter than its header says.
     pub fn parse(b: &'b [u8]) -> Option<Self> {
+        // Field offsets from the shared definition, so the two sides cannot drift apart.
+        let field = |off: usize| u64_at(b, off);
         let mut regs = [0u64; MAX_REGS];
         for (i, r) in regs.iter_mut().enumerate() {
-            *r = u64_at(b, 56 + 8 * i)?;
+            *r = field(offset_of!(EventHeader, regs) + 8 * i)?;
         }
-        let at = 56 + 8 * MAX_REGS;
-        let stack_len = u32_at(b, at)? as usize;
-        let data_len = u32_at(b, at + 4)? as usize;
         let mut deref_len = [0u32; MAX_DEREFS];
         for (i, d) in deref_len.iter_mut().enumerate() {
-            *d = u32_at(b, at + 8 + 4 * i)?;
+            *d = u32_at(b, offset_of!(EventHeader, deref_len) + 4 * i)?;
         }
+        let stack_len = u32_at(b, offset_of!(EventHeader, stack_len))? as usize;
+        let data_len = u32_at(b, offset_of!(EventHeader, data_len))? as usize;
         let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
-        let pid_tgid = u64_at(b, 8)?;
+        let pid_tgid = field(offset_of!(EventHeader, pid_tgid))?;
         Some(Event {
-            ts_ns: u64_at(b, 0)?,
+            ts_ns: field(offset_of!(EventHeader, ts_ns))?,
             pid: (pid_tgid >> 32) as u32,
             tid: pid_tgid as u32,
-            goid: u64_at(b, 16)?,
-            sp: u64_at(b, 24)?,
-            ip: u64_at(b, 32)?,
-            stack_hi: u64_at(b, 40)?,
-            spec: u64_at(b, 48)?,
+            goid: field(offset_of!(EventHeader, goid))?,
+            sp: field(offset_of!(EventHeader, sp))?,
+            ip: field(offset_of!(EventHeader, ip))?,
+            stack_hi: field(offset_of!(EventHeader, stack_hi))?,
+            spec: field(offset_of!(EventHeader, cookie))?,
             regs,
             deref_len,
             stack: data.get(..stack_len)?,
@@ -233,7 +234,7 @@ pub struct Decoder<'a, 'data> {
     functions: Vec<DecodedFunction>,
     names: TypeNames<'a, 'data>,
     /// Load bias per process (PIE), from the first entry event.
-    biases: Mutex<HashMap<u32, u64>>,
+    biases: HashMap<u32, u64>,
     /// Goroutine pairing.
     pub pairing: Pairing,
     /// Events too short to parse (never expected).
@@ -247,7 +248,7 @@ impl<'a, 'data> Decoder<'a, 'data> {
             bin,
             functions,
             names: TypeNames::new(bin),
-            biases: Mutex::new(HashMap::new()),
+            biases: HashMap::new(),
             pairing: Pairing::default(),
             malformed: 0,
         }
@@ -268,10 +269,9 @@ impl<'a, 'data> Decoder<'a, 'data> {
         let is_return = e.spec % 2 == 1;
         let f = self.functions.get(function)?;
         if !is_return && self.bin.container.pie {
-            if let Ok(mut b) = self.biases.lock() {
-                b.entry(e.pid)
-                    .or_insert_with(|| e.ip.wrapping_sub(f.entry_probe_vaddr));
-            }
+            self.biases
+                .entry(e.pid)
+                .or_insert_with(|| e.ip.wrapping_sub(f.entry_probe_vaddr));
         }
         let recipe = if is_return { &f.ret } else { &f.entry };
         let values = recipe.decode(&e.captured(), &*self, e.pid);
@@ -299,7 +299,7 @@ impl<'a, 'data> Decoder<'a, 'data> {
         if !self.bin.container.pie {
             return Some(0);
         }
-        self.biases.lock().ok()?.get(&pid).copied()
+        self.biases.get(&pid).copied()
     }
 }
 

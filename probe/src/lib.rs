@@ -13,6 +13,7 @@ mod btf;
 pub mod capture;
 mod events;
 mod multi;
+mod sys;
 mod typenames;
 
 pub use capture::{FunctionCapture, GoroutineAccess, Limits};

@@ -10,33 +10,16 @@
 //! itself: aya creates the maps, aya-obj patches their descriptors into the instructions, and
 //! `BPF_PROG_LOAD` does the rest.
 
+use crate::sys::{bpf, put, BPF_LINK_CREATE, BPF_PROG_LOAD};
 use aya::maps::Map;
 use aya::Ebpf;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_PROG_TYPE_KPROBE: u32 = 2;
 const BPF_TRACE_UPROBE_MULTI: u32 = 48;
-
-fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> io::Result<OwnedFd> {
-    // SAFETY: attr is a zero-padded bpf_attr of the size passed; pointers in it outlive the call.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn put(attr: &mut [u8], at: usize, bytes: &[u8]) {
-    if let Some(dst) = attr.get_mut(at..at + bytes.len()) {
-        dst.copy_from_slice(bytes);
-    }
-}
 
 fn map_fd(ebpf: &Ebpf, name: &str) -> io::Result<RawFd> {
     let data = match ebpf.map(name) {

@@ -252,17 +252,13 @@ fn untraced(binary: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn traced_functions() -> Vec<&'static str> {
-    TRACED.to_vec()
-}
-
 #[test]
 fn unstripped_binaries_with_dwarf() {
     for release in RELEASES {
         for mode in ["exe", "pie"] {
             let bin = build(release, mode, false);
             let label = format!("go{release} {mode}");
-            let run = trace(&bin, &traced_functions());
+            let run = trace(&bin, TRACED);
             check_against_truth(&run, &label, None);
             assert_eq!(
                 normalised(&run.truth),
@@ -282,7 +278,7 @@ fn stripped_binaries_with_a_debug_file() {
             let twin = build(release, mode, false);
             let label = format!("go{release} {mode} stripped --debug-file");
             let mut args = vec!["--debug-file", twin.to_str().unwrap()];
-            args.extend(traced_functions());
+            args.extend(TRACED);
             let run = trace(&bin, &args);
             check_against_truth(&run, &label, None);
         }
