@@ -6,6 +6,9 @@
 # Needs the nightly toolchain with rust-src, and bpf-linker: install-build-tools.sh installs
 # both. The object does not depend on where the clone lives: see below.
 set -euo pipefail
+# One build at a time on a machine: the build directory below is fixed, and so is the tool cache.
+exec 9>/tmp/gosyms-bpf-build.lock
+flock 9
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 committed="$root/probe/gosyms-probe.bpf.o"
