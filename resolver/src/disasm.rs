@@ -40,6 +40,15 @@
 //! before any other control flow, conditional branches go to a block that makes a direct call
 //! and then jumps back to the entry, and something before them reads the stack guard through
 //! the g register. The probe point is just past the last of those branches.
+//!
+//! # The spill block
+//!
+//! Under the register ABI the stack-growth block stores every register-assigned input to its
+//! spill slot before calling `runtime.morestack` (`ssagen` records all of them in
+//! `Func.RegArgs`, used or not; `SpillRegisterArgs` in `cmd/internal/obj` emits the stores), and
+//! each store says which register, how wide, and whether it is an integer or a floating-point
+//! register. [`CodeScan::spills`] lists them: with `FUNCDATA_ArgInfo`, whose offsets are those
+//! same spill slots, it places every argument word of a function without DWARF.
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
@@ -64,6 +73,23 @@ pub struct CodeScan {
     /// target is unknown: a jump table inside the function, or an exit (Go's interface-method
     /// wrappers tail-call this way), so an exit through one of them cannot be probed as a return.
     pub indirect_jumps: Vec<u64>,
+    /// The stores of the stack-growth block before its call, in code order: each register
+    /// argument and its spill slot. `None` when there is no stack check (no block).
+    pub spills: Option<Vec<Spill>>,
+}
+
+/// One store of an argument register to its spill slot in the stack-growth block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spill {
+    /// The register, named as [`crate::abi::registers`] names it (`rax`, `x0`, `r0`, `f0`).
+    pub reg: &'static str,
+    /// Whether it is a floating-point register.
+    pub float: bool,
+    /// Offset of the slot from the stack pointer at the entry (the argument area starts one
+    /// word up).
+    pub sp_offset: u64,
+    /// Bytes stored.
+    pub size: u8,
 }
 
 /// Why a function's code could not be scanned.
@@ -132,8 +158,10 @@ pub fn scan(arch: &str, code: &[u8], entry: u64, regabi: bool) -> Result<CodeSca
         other => return Err(Error::UnsupportedArch(other.to_string())),
     };
     let end = entry.saturating_add(code.len() as u64);
+    let check = stack_check(&insns, entry, end)?;
     let mut out = CodeScan {
-        after_stack_check: stack_check(&insns, entry, end)?,
+        after_stack_check: check.map(|c| c.after),
+        spills: check.map(|c| spill_block(&insns, c.block)),
         ..CodeScan::default()
     };
     for i in &insns {
@@ -174,13 +202,36 @@ struct Insn {
     /// Whether it reads the stack guard through the g register (computed for the first
     /// [`PROLOGUE_MAX`] instructions only).
     reads_guard: bool,
+    /// The registers it stores to memory at the stack pointer plus a displacement (two for a
+    /// store pair).
+    sp_stores: [Option<Spill>; 2],
+}
+
+/// Where the stack check ends, and where its stack-growth block starts.
+#[derive(Debug, Clone, Copy)]
+struct StackCheck {
+    after: u64,
+    block: u64,
+}
+
+/// The spills of the stack-growth block at `block`: its stores to the stack before the call.
+fn spill_block(insns: &[Insn], block: u64) -> Vec<Spill> {
+    let start = insns.partition_point(|i| i.addr < block);
+    insns
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|i| matches!(i.flow, Flow::Next))
+        .flat_map(|i| i.sp_stores.iter().flatten().copied())
+        .collect()
 }
 
 /// The end of the stack check, as described in the module documentation.
-fn stack_check(insns: &[Insn], entry: u64, end: u64) -> Result<Option<u64>, Error> {
+fn stack_check(insns: &[Insn], entry: u64, end: u64) -> Result<Option<StackCheck>, Error> {
     let mut guard_read = false;
     let mut after = None;
     let mut branch = None;
+    let mut block = None;
     for (k, i) in insns.iter().enumerate().take(PROLOGUE_MAX) {
         guard_read |= i.reads_guard;
         match i.flow {
@@ -192,12 +243,13 @@ fn stack_check(insns: &[Insn], entry: u64, end: u64) -> Result<Option<u64>, Erro
                 // Just past the branch: the next instruction, or the end for a last one.
                 after = Some(insns.get(k + 1).map_or(end, |n| n.addr));
                 branch.get_or_insert(i.addr);
+                block.get_or_insert(target);
             }
             _ => break,
         }
     }
     match (after, branch) {
-        (Some(a), _) if guard_read => Ok(Some(a)),
+        (Some(after), _) if guard_read => Ok(block.map(|block| StackCheck { after, block })),
         (Some(_), Some(addr)) => Err(Error::UnrecognizedStackCheck { addr }),
         // A read of the guard without the branch is not a stack check: a NOSPLIT function may
         // look at g.stackguard0 (none does in the first instructions in Go 1.15-1.27).
@@ -251,6 +303,7 @@ fn decode_x86(bits: u32, code: &[u8], entry: u64, regabi: bool) -> Result<Vec<In
             addr: ins.ip(),
             flow: x86_flow(&ins),
             reads_guard,
+            sp_stores: [x86_sp_store(&ins), None],
         });
     }
     Ok(out)
@@ -282,6 +335,84 @@ fn x86_flow(ins: &Instruction) -> Flow {
         },
         _ => Flow::Next,
     }
+}
+
+/// A store of a register to `[SP + disp]`: `MOVQ AX, 8(SP)` (and the narrower `MOVL`, `MOVW`,
+/// `MOVB`), `MOVSD X0, 16(SP)`, `MOVSS X1, 24(SP)`.
+fn x86_sp_store(ins: &Instruction) -> Option<Spill> {
+    if ins.op_count() != 2
+        || ins.op0_kind() != OpKind::Memory
+        || ins.op1_kind() != OpKind::Register
+        || !matches!(ins.memory_base(), Register::RSP | Register::ESP)
+        || ins.memory_index() != Register::None
+    {
+        return None;
+    }
+    let sp_offset = ins.memory_displacement64();
+    if sp_offset >= 1 << 20 {
+        return None; // below SP, or absurd
+    }
+    let r = ins.op1_register();
+    let (reg, float, size) = match ins.mnemonic() {
+        Mnemonic::Mov => {
+            let (n, size) = x86_gpr_sized(r)?;
+            (*X86_GPR_NAMES.get(n)?, false, size)
+        }
+        Mnemonic::Movsd | Mnemonic::Movss => {
+            let n = (r as u32).wrapping_sub(Register::XMM0 as u32);
+            let size = if ins.mnemonic() == Mnemonic::Movsd {
+                8
+            } else {
+                4
+            };
+            (*X86_XMM_NAMES.get(usize::try_from(n).ok()?)?, true, size)
+        }
+        _ => return None,
+    };
+    Some(Spill {
+        reg,
+        float,
+        sp_offset,
+        size,
+    })
+}
+
+/// XMM registers by number, named as the register ABI names them.
+const X86_XMM_NAMES: [&str; 16] = [
+    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
+    "x15",
+];
+
+/// General registers by encoding number, named as the register ABI names them.
+const X86_GPR_NAMES: [&str; 16] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+    "r14", "r15",
+];
+
+/// The encoding number and width in bytes of a general register of any width (AH to BH,
+/// which no register argument uses, are not).
+fn x86_gpr_sized(r: Register) -> Option<(usize, u8)> {
+    let n = r as u32;
+    let from = |base: Register, count: u32| {
+        let k = n.wrapping_sub(base as u32);
+        (k < count).then_some(k as usize)
+    };
+    if let Some(k) = from(Register::RAX, 16) {
+        return Some((k, 8));
+    }
+    if let Some(k) = from(Register::EAX, 16) {
+        return Some((k, 4));
+    }
+    if let Some(k) = from(Register::AX, 16) {
+        return Some((k, 2));
+    }
+    if let Some(k) = from(Register::AL, 4) {
+        return Some((k, 1));
+    }
+    if let Some(k) = from(Register::SPL, 12) {
+        return Some((k + 4, 1));
+    }
+    None
 }
 
 /// The general registers that may hold g (or the TLS block that holds it) in an x86 prologue,
@@ -367,6 +498,10 @@ trait WordIsa: Copy {
     fn reads_guard(self, w: u32) -> bool;
     /// The bytes a PC-relative load `w` at `pc` reads, as (address, length), if it is one.
     fn literal(self, w: u32, pc: u64) -> Option<(u64, u64)>;
+    /// The registers `w` stores at the stack pointer plus a displacement.
+    fn sp_stores(self, _w: u32) -> [Option<Spill>; 2] {
+        [None, None]
+    }
 }
 
 /// Decodes 4-byte little-endian words, skipping the literal pools that PC-relative loads of the
@@ -408,6 +543,11 @@ fn decode_words<I: WordIsa>(code: &[u8], entry: u64, isa: I) -> Result<Vec<Insn>
                 isa.flow(w, addr)
             },
             reads_guard: !is_data && k < PROLOGUE_MAX && isa.reads_guard(w),
+            sp_stores: if is_data {
+                [None, None]
+            } else {
+                isa.sp_stores(w)
+            },
         })
         .collect();
     // Backwards, so that a run of words before a pool becomes data word by word.
@@ -426,6 +566,7 @@ fn decode_words<I: WordIsa>(code: &[u8], entry: u64, isa: I) -> Result<Vec<Insn>
             if pool_next && falls_through {
                 prev.flow = Flow::Data;
                 prev.reads_guard = false;
+                prev.sp_stores = [None, None];
             }
         }
     }
@@ -533,6 +674,80 @@ impl WordIsa for Arm64 {
         };
         Some((rel(pc, sext((w >> 5) & 0x7ffff, 19) * 4), len))
     }
+
+    /// `STR`/`STUR` of an X, W, H, B, D or S register and `STP` of X, W, D or S registers, with
+    /// SP as the base (`MOVD R0, 8(RSP)`, `STP (R0, R1), 8(RSP)`, `FMOVD F0, 16(RSP)`).
+    fn sp_stores(self, w: u32) -> [Option<Spill>; 2] {
+        const SP: u32 = 31;
+        let (rt, rn, rt2) = (w & 31, (w >> 5) & 31, (w >> 10) & 31);
+        if rn != SP {
+            return [None, None];
+        }
+        let one = |float: bool, size: u8, off: i64| arm64_spill(rt, float, size, off);
+        // STR (immediate, unsigned offset): size:2 111 V 01 00 imm12 Rn Rt.
+        let unsigned = |scale: i64| i64::from((w >> 10) & 0xfff) * scale;
+        // STUR: size:2 111 V 00 000 imm9 00 Rn Rt.
+        let unscaled = || sext((w >> 12) & 0x1ff, 9);
+        // STP (signed offset): opc:2 101 V 010 0 imm7 Rt2 Rn Rt.
+        let pair = |scale: i64| sext((w >> 15) & 0x7f, 7) * scale;
+        match w & 0xffc0_0000 {
+            0xf900_0000 => return [one(false, 8, unsigned(8)), None],
+            0xb900_0000 => return [one(false, 4, unsigned(4)), None],
+            0x7900_0000 => return [one(false, 2, unsigned(2)), None],
+            0x3900_0000 => return [one(false, 1, unsigned(1)), None],
+            0xfd00_0000 => return [one(true, 8, unsigned(8)), None],
+            0xbd00_0000 => return [one(true, 4, unsigned(4)), None],
+            0xa900_0000 | 0x2900_0000 | 0x6d00_0000 | 0x2d00_0000 => {
+                let (float, size) = match w & 0xffc0_0000 {
+                    0xa900_0000 => (false, 8),
+                    0x2900_0000 => (false, 4),
+                    0x6d00_0000 => (true, 8),
+                    _ => (true, 4),
+                };
+                let off = pair(i64::from(size));
+                return [
+                    arm64_spill(rt, float, size, off),
+                    arm64_spill(rt2, float, size, off + i64::from(size)),
+                ];
+            }
+            _ => {}
+        }
+        let stur = match w & 0xffe0_0c00 {
+            0xf800_0000 => (false, 8),
+            0xb800_0000 => (false, 4),
+            0x7800_0000 => (false, 2),
+            0x3800_0000 => (false, 1),
+            0xfc00_0000 => (true, 8),
+            0xbc00_0000 => (true, 4),
+            _ => return [None, None],
+        };
+        [one(stur.0, stur.1, unscaled()), None]
+    }
+}
+
+/// Argument registers of arm64's register ABI by number, as [`crate::abi::registers`] names them.
+const ARM64_INT_NAMES: [&str; 16] = [
+    "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+    "r15",
+];
+const ARM64_FLOAT_NAMES: [&str; 16] = [
+    "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14",
+    "f15",
+];
+
+/// A spill of arm64 register `rt` (an argument register only: R0-R15 or F0-F15) at SP + `off`.
+fn arm64_spill(rt: u32, float: bool, size: u8, off: i64) -> Option<Spill> {
+    let names = if float {
+        &ARM64_FLOAT_NAMES
+    } else {
+        &ARM64_INT_NAMES
+    };
+    Some(Spill {
+        reg: names.get(usize::try_from(rt).ok()?)?,
+        float,
+        sp_offset: u64::try_from(off).ok()?,
+        size,
+    })
 }
 
 /// ARMv7 and earlier, A32 (ARM) instruction set; Go never emits Thumb.
@@ -665,7 +880,86 @@ mod tests {
                 after_stack_check: Some(0x1006),
                 tail_calls: vec![],
                 indirect_jumps: vec![],
+                spills: Some(vec![Spill {
+                    reg: "rax",
+                    float: false,
+                    sp_offset: 8,
+                    size: 8
+                }]),
             }
+        );
+    }
+
+    fn spill(reg: &'static str, float: bool, sp_offset: u64, size: u8) -> Spill {
+        Spill {
+            reg,
+            float,
+            sp_offset,
+            size,
+        }
+    }
+
+    #[test]
+    fn amd64_spill_block_tells_integer_from_float_registers() {
+        // main.Mix(f float64, n int, s string, g float32, b byte), Go 1.27.3 linux/amd64.
+        let mut code = vec![
+            0x49, 0x3b, 0x66, 0x10, // 0x1000 cmp rsp, [r14+0x10]
+            0x76, 0x01, // 0x1004 jbe 0x1007
+            0xc3, // 0x1006 ret
+        ];
+        code.extend([
+            0xf2, 0x0f, 0x11, 0x44, 0x24, 0x08, // movsd [rsp+8], xmm0
+            0x48, 0x89, 0x44, 0x24, 0x10, // mov [rsp+0x10], rax
+            0x48, 0x89, 0x5c, 0x24, 0x18, // mov [rsp+0x18], rbx
+            0x48, 0x89, 0x4c, 0x24, 0x20, // mov [rsp+0x20], rcx
+            0xf3, 0x0f, 0x11, 0x4c, 0x24, 0x28, // movss [rsp+0x28], xmm1
+            0x40, 0x88, 0x7c, 0x24, 0x2c, // mov [rsp+0x2c], dil
+            0xe8, 0x00, 0x10, 0x00, 0x00, // call
+            0xf2, 0x0f, 0x10, 0x44, 0x24, 0x08, // movsd xmm0, [rsp+8] (a reload, not a spill)
+        ]);
+        let back = 0x1000i64 - (0x1000 + code.len() as i64 + 2);
+        code.extend([0xeb, back as u8]); // jmp 0x1000
+        let s = scan("amd64", &code, 0x1000, true).unwrap();
+        assert_eq!(
+            s.spills.unwrap(),
+            [
+                spill("x0", true, 8, 8),
+                spill("rax", false, 0x10, 8),
+                spill("rbx", false, 0x18, 8),
+                spill("rcx", false, 0x20, 8),
+                spill("x1", true, 0x28, 4),
+                spill("rdi", false, 0x2c, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn arm64_spill_block_with_store_pairs() {
+        // main.SumOf[go.shape.int](dict, xs []int), Go 1.27.3 linux/arm64.
+        let code = words(&[
+            0xf9400b90, // 0x1000 MOVD 16(R28), R16
+            0xeb3063ff, // CMP R16, RSP
+            0x54000049, // 0x1008 BLS 0x1010
+            0xd65f03c0, // 0x100c RET
+            0xa90087e0, // 0x1010 STP (R0, R1), 8(RSP)
+            0xa9018fe2, // STP (R2, R3), 24(RSP)
+            0xfd000fe0, // FMOVD F0, 24(RSP) (not in SumOf; decoding only)
+            0xaa1e03e3, // MOVD R30, R3
+            0x94000400, // CALL
+            0xa94087e0, // LDP 8(RSP), (R0, R1)
+            0x17fffff6, // JMP 0x1000
+        ]);
+        let s = scan("arm64", &code, 0x1000, true).unwrap();
+        assert_eq!(s.after_stack_check, Some(0x100c));
+        assert_eq!(
+            s.spills.unwrap(),
+            [
+                spill("r0", false, 8, 8),
+                spill("r1", false, 16, 8),
+                spill("r2", false, 24, 8),
+                spill("r3", false, 32, 8),
+                spill("f0", true, 24, 8),
+            ]
         );
     }
 
@@ -784,6 +1078,7 @@ mod tests {
                 after_stack_check: None,
                 tail_calls: vec![0x200e, 0x2014],
                 indirect_jumps: vec![0x2019],
+                spills: None,
             }
         );
     }
@@ -814,6 +1109,12 @@ mod tests {
                 after_stack_check: Some(0x949dc),
                 tail_calls: vec![],
                 indirect_jumps: vec![],
+                spills: Some(vec![Spill {
+                    reg: "r0",
+                    float: false,
+                    sp_offset: 8,
+                    size: 8
+                }]),
             }
         );
     }
@@ -898,6 +1199,8 @@ mod tests {
                 after_stack_check: Some(0xabc64),
                 tail_calls: vec![],
                 indirect_jumps: vec![],
+                // No register arguments on arm.
+                spills: Some(vec![]),
             }
         );
     }
