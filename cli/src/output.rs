@@ -345,6 +345,7 @@ fn values(v: &[resolver::abi::ValueLayout]) -> Vec<ValueEntry<'_>> {
                         Location::IntReg(r) => ("reg", Some(*r), None),
                         Location::FloatReg(r) => ("freg", Some(*r), None),
                         Location::Stack(o) => ("stack", None, Some(*o)),
+                        Location::Unknown => ("unknown", None, None),
                     };
                     PieceEntry {
                         path: &p.path,
@@ -450,6 +451,7 @@ pub fn write_plan(out: &mut impl Write, p: &resolver::Plan) -> io::Result<()> {
                             Location::IntReg(r) => r.to_string(),
                             Location::FloatReg(r) => format!("{r} (unreadable)"),
                             Location::Stack(o) => format!("sp+{o:#x}"),
+                            Location::Unknown => "unknown register".to_string(),
                         };
                         if pc.path.is_empty() {
                             loc

@@ -175,7 +175,7 @@ impl<'v> Builder<'v> {
                         pad: [0; 2],
                         value: u32::try_from(*o).ok()?,
                     }),
-                    Location::FloatReg(_) => None,
+                    Location::FloatReg(_) | Location::Unknown => None,
                 }
             }
             Owner::Deref(k) => Some(Word {
@@ -350,7 +350,7 @@ fn build(
                     ));
                     PieceSrc::Missing
                 }
-                Location::FloatReg(_) => PieceSrc::Missing,
+                Location::FloatReg(_) | Location::Unknown => PieceSrc::Missing,
             };
             pieces.push(PieceRecipe {
                 offset: p.offset,
@@ -589,7 +589,7 @@ impl Ctx<'_, '_> {
                         .collect(),
                 )
             }
-            GoType::Named { .. } => Value::Null,
+            GoType::Named { .. } | GoType::Opaque { .. } => Value::Null,
         }
     }
 

@@ -5,7 +5,7 @@
 //! pointer just past the stack-bound check (the check does not move it) and at every return
 //! instruction (the frame is gone by then), so one layout serves entry and return probes.
 
-use crate::types::{align_up, Field, GoType};
+use crate::types::{align_up, field_offsets, Field, GoType};
 
 /// The calling convention of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +75,15 @@ pub enum Location {
     FloatReg(&'static str),
     /// Memory at SP + offset (SP at the function's entry).
     Stack(u64),
+    /// A register the binary does not say: a word of `FUNCDATA_ArgInfo` under the register
+    /// ABI in a function without a stack check, whose spill block would name it.
+    Unknown,
 }
 
 impl Location {
     /// Whether a uprobe program can read it.
     pub fn readable(&self) -> bool {
-        !matches!(self, Location::FloatReg(_))
+        !matches!(self, Location::FloatReg(_) | Location::Unknown)
     }
 }
 
@@ -139,6 +142,11 @@ pub struct ValueLayout {
     pub size: u64,
     /// Its pieces, in memory order.
     pub pieces: Vec<Piece>,
+    /// Where it is in the argument area (which starts one word above the stack pointer at the
+    /// entry): its stack slot, or for an input passed in registers, its spill slot; `None` for
+    /// a result passed in registers. This is `ABIParamAssignment.FrameOffset` in
+    /// `cmd/compile/internal/abi`, the offset `FUNCDATA_ArgInfo` and the spill block use.
+    pub frame_offset: Option<u64>,
 }
 
 /// The layout of a function's arguments and results.
@@ -150,6 +158,9 @@ pub struct Layout {
     pub args: Vec<ValueLayout>,
     /// Results, valid at return instructions.
     pub results: Vec<ValueLayout>,
+    /// Bytes of the argument area: stack-assigned inputs and results, then the spill slots of
+    /// register-assigned inputs (`ABIParamResultInfo.ArgWidth`); what `_func.args` records.
+    pub arg_area: u64,
 }
 
 /// At most this many pieces are listed for one value: nested arrays would otherwise multiply
@@ -214,15 +225,12 @@ fn leaves(
             }
         }
         GoType::Struct(fields) => {
-            let mut off = 0u64;
-            for f in fields {
-                off = align_up(off, f.ty.align(ptr));
+            for (off, f) in field_offsets(fields, ptr).zip(fields) {
                 let at = base.saturating_add(off);
                 leaves(&f.ty, ptr, at, &format!("{path}.{}", f.name), out);
-                off = off.saturating_add(f.ty.size(ptr));
             }
         }
-        GoType::Named { .. } => {}
+        GoType::Named { .. } | GoType::Opaque { .. } => {}
     }
 }
 
@@ -286,16 +294,22 @@ impl Assigner<'_> {
     }
 }
 
-/// Lays out `args` and `results` under `abi` for `arch` with pointer size `ptr`. `None` when the
-/// register ABI is asked for on an architecture whose registers gosyms does not implement.
+/// Lays out `args` and `results` under `abi` for `arch` with pointer size `ptr`, as
+/// `cmd/compile/internal/abi.ABIAnalyzeFuncType` does. `None` when the register ABI is asked for
+/// on an architecture whose registers gosyms does not implement.
 pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field]) -> Option<Layout> {
     let base = stack_args_base(ptr);
-    let mut stack = 0u64;
     let regs = match abi {
         Abi::Register => Some(registers(arch)?),
         Abi::Stack => None,
     };
-    let place = |fields: &[Field], stack: &mut u64| -> Vec<ValueLayout> {
+    // Offsets in the argument area: stack slots, and spill slots counted from the spill area.
+    let (mut stack, mut spill) = (0u64, 0u64);
+    let place = |fields: &[Field],
+                 is_result: bool,
+                 stack: &mut u64,
+                 spill: &mut u64|
+     -> Vec<(ValueLayout, bool)> {
         let mut a = regs.as_ref().map(|r| Assigner {
             regs: r,
             int: 0,
@@ -306,29 +320,40 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
             .map(|f| {
                 let mut words = Vec::new();
                 leaves(&f.ty, ptr, 0, "", &mut words);
+                let (size, align) = (f.ty.size(ptr), f.ty.align(ptr));
                 // A zero-size value goes on the stack, where it still aligns the offset
                 // (cmd/compile/internal/abi, assignParamOrReturn; checked against DWARF).
                 let in_regs = a
                     .as_mut()
-                    .filter(|_| f.ty.size(ptr) > 0)
+                    .filter(|_| size > 0)
                     .and_then(|a| a.assign(&f.ty, ptr));
-                let pieces = match in_regs {
-                    Some(locs) => words
-                        .into_iter()
-                        .zip(locs)
-                        .map(|((path, offset, size, kind), location)| Piece {
-                            path,
-                            offset,
-                            size,
-                            kind,
-                            location,
-                        })
-                        .collect(),
+                let (pieces, frame_offset, spilled) = match in_regs {
+                    Some(locs) => {
+                        let pieces = words
+                            .into_iter()
+                            .zip(locs)
+                            .map(|((path, offset, size, kind), location)| Piece {
+                                path,
+                                offset,
+                                size,
+                                kind,
+                                location,
+                            })
+                            .collect();
+                        if is_result {
+                            (pieces, None, false)
+                        } else {
+                            *spill = align_up(*spill, align);
+                            let at = *spill;
+                            *spill = spill.saturating_add(size);
+                            (pieces, Some(at), true)
+                        }
+                    }
                     None => {
-                        *stack = align_up(*stack, f.ty.align(ptr));
+                        *stack = align_up(*stack, align);
                         let at = *stack;
-                        *stack = stack.saturating_add(f.ty.size(ptr));
-                        words
+                        *stack = stack.saturating_add(size);
+                        let pieces = words
                             .into_iter()
                             .map(|(path, off, size, kind)| Piece {
                                 path,
@@ -339,26 +364,44 @@ pub fn layout(arch: &str, ptr: u64, abi: Abi, args: &[Field], results: &[Field])
                                     base.saturating_add(at).saturating_add(off),
                                 ),
                             })
-                            .collect()
+                            .collect();
+                        (pieces, Some(at), false)
                     }
                 };
-                ValueLayout {
+                let value = ValueLayout {
                     name: f.name.clone(),
                     ty: f.ty.clone(),
-                    size: f.ty.size(ptr),
+                    size,
                     pieces,
-                }
+                    frame_offset,
+                };
+                (value, spilled)
             })
             .collect()
     };
-    let args_out = place(args, &mut stack);
+    let args_out = place(args, false, &mut stack, &mut spill);
     // Results start pointer-aligned after the stack-assigned arguments; register counters restart.
     stack = align_up(stack, ptr);
-    let results_out = place(results, &mut stack);
+    let results_out = place(results, true, &mut stack, &mut spill);
+    // The spill area follows, register-aligned, and its size is rounded up to a register.
+    let spill_area = align_up(stack, ptr);
+    let arg_area = spill_area.saturating_add(align_up(spill, ptr));
+    let finish = |values: Vec<(ValueLayout, bool)>| {
+        values
+            .into_iter()
+            .map(|(mut v, spilled)| {
+                if spilled {
+                    v.frame_offset = v.frame_offset.map(|o| o.saturating_add(spill_area));
+                }
+                v
+            })
+            .collect()
+    };
     Some(Layout {
         abi,
-        args: args_out,
-        results: results_out,
+        args: finish(args_out),
+        results: finish(results_out),
+        arg_area,
     })
 }
 

@@ -11,6 +11,19 @@
 /// The stream is at most this long (`abi.TraceArgsMaxLen`).
 pub const MAX_LEN: usize = (5 * 3 + 2) * 10 + 1;
 
+/// Bytes from here up are operators (`abi.TraceArgsSpecial`).
+pub const SPECIAL: u8 = 0xf0;
+/// A leaf whose offset is `SPECIAL` or more (`abi.TraceArgsOffsetTooLarge`).
+pub const OFFSET_TOO_LARGE: u8 = 0xfb;
+/// More arguments, fields or elements were left out (`abi.TraceArgsDotdotdot`).
+pub const DOTDOTDOT: u8 = 0xfc;
+/// The end of an aggregate (`abi.TraceArgsEndAgg`).
+pub const END_AGG: u8 = 0xfd;
+/// The start of an aggregate (`abi.TraceArgsStartAgg`).
+pub const START_AGG: u8 = 0xfe;
+/// The end of the stream (`abi.TraceArgsEndSeq`).
+pub const END: u8 = 0xff;
+
 /// One element of the shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shape {
@@ -61,8 +74,8 @@ pub fn decode(data: &[u8]) -> Result<Vec<Shape>, ArgInfoError> {
             pos,
         })?;
         match b {
-            0xff => break,
-            0xfe => {
+            END => break,
+            START_AGG => {
                 if stack.len() > 6 {
                     return Err(ArgInfoError {
                         msg: "nested too deeply",
@@ -71,7 +84,7 @@ pub fn decode(data: &[u8]) -> Result<Vec<Shape>, ArgInfoError> {
                 }
                 stack.push(Vec::new());
             }
-            0xfd => {
+            END_AGG => {
                 let done = stack.pop().ok_or(ArgInfoError {
                     msg: "unbalanced",
                     pos,
@@ -84,9 +97,9 @@ pub fn decode(data: &[u8]) -> Result<Vec<Shape>, ArgInfoError> {
                     })?
                     .push(Shape::Aggregate(done));
             }
-            0xfc => top.push(Shape::Elided),
-            0xfb => top.push(Shape::FarLeaf),
-            0xf0..=0xfa => {
+            DOTDOTDOT => top.push(Shape::Elided),
+            OFFSET_TOO_LARGE => top.push(Shape::FarLeaf),
+            SPECIAL..=0xfa => {
                 return Err(ArgInfoError {
                     msg: "unknown operator",
                     pos: pos - 1,

@@ -28,6 +28,7 @@
 
 pub mod abi;
 pub mod arginfo;
+pub mod check;
 pub mod disasm;
 pub mod dwarf;
 pub mod goid;

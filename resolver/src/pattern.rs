@@ -110,7 +110,7 @@ impl Pattern {
         match self {
             Pattern::Exact(n) => n == name,
             Pattern::Glob(re) | Pattern::Regex(re) => re.is_match(name),
-            Pattern::Signature(s) => s.name == name,
+            Pattern::Signature(s) => s.matches(name),
         }
     }
 
@@ -206,7 +206,7 @@ mod tests {
             PatternError::Regex { .. }
         ));
         assert!(matches!(
-            Pattern::parse("main.F(x Foo)").unwrap_err(),
+            Pattern::parse("main.F(x 9)").unwrap_err(),
             PatternError::Signature { .. }
         ));
         assert!(matches!(

@@ -2,6 +2,7 @@
 
 use crate::abi::{self, Abi, Layout, Location, Piece, PieceKind, ValueLayout};
 use crate::arginfo::{self, Shape};
+use crate::check::{self, Evidence};
 use crate::dwarf::Dwarf;
 use crate::pattern::{near_matches, Pattern};
 use crate::plan::{Goid, LayoutSource, Plan, Site};
@@ -24,11 +25,36 @@ pub enum ResolveError {
     },
     /// A signature disagrees with the binary's DWARF.
     #[error("signature of {function} contradicts DWARF: {detail}")]
-    SignatureContradicts {
+    SignatureContradictsDwarf {
         /// The function.
         function: String,
         /// The first difference.
         detail: String,
+    },
+    /// A signature disagrees with what the binary records of the function's arguments
+    /// (`FUNCDATA_ArgInfo`, the spill block, the argument area's size).
+    #[error("{function}: {detail}")]
+    SignatureContradicts {
+        /// The function.
+        function: String,
+        /// What the binary has.
+        detail: String,
+    },
+    /// A signature names a type the binary does not describe.
+    #[error("{function}: {detail}")]
+    UnknownType {
+        /// The function.
+        function: String,
+        /// Which type, and what to do.
+        detail: String,
+    },
+    /// A declaration without a package matches functions of several packages.
+    #[error("{pattern:?} matches {}: write the package (e.g. {})", .functions.join(", "), .functions.first().map_or("", |f| f.as_str()))]
+    Ambiguous {
+        /// The pattern.
+        pattern: String,
+        /// The functions it matches.
+        functions: Vec<String>,
     },
     /// The debug file is not a build of the same program.
     #[error("debug file does not match the binary: {0}")]
@@ -122,13 +148,24 @@ impl<'a, 'data> Resolver<'a, 'data> {
             .collect::<Result<Vec<_>, ResolveError>>()?;
         let mut selected = vec![false; all.len()];
         for p in patterns {
-            let mut matched = false;
+            let mut matched = Vec::new();
             for (n, sel) in all.iter().zip(selected.iter_mut()) {
                 if p.matches(n) {
-                    matched = true;
+                    matched.push(n.as_ref());
                     *sel = true;
                 }
             }
+            if let Pattern::Signature(s) = p {
+                let mut distinct = matched.clone();
+                distinct.dedup();
+                if distinct.len() > 1 {
+                    return Err(ResolveError::Ambiguous {
+                        pattern: s.name.clone(),
+                        functions: distinct.iter().map(|n| n.to_string()).collect(),
+                    });
+                }
+            }
+            let matched = !matched.is_empty();
             if !matched {
                 let suggestions = match p.exact_name() {
                     Some(wanted) => near_matches(wanted, all.iter().map(|n| n.as_ref()), 3)
@@ -149,7 +186,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             .filter(|i| selected.get(*i) == Some(&true))
             .map(|i| {
                 let sig = patterns.iter().find_map(|p| match p {
-                    Pattern::Signature(s) if all.get(i).is_some_and(|n| *n == s.name) => Some(s),
+                    Pattern::Signature(s) if all.get(i).is_some_and(|n| s.matches(n)) => Some(s),
                     _ => None,
                 });
                 self.plan(i, sig, abi0_wrappers.contains(&i))
@@ -234,33 +271,34 @@ impl<'a, 'data> Resolver<'a, 'data> {
         // Return sites and the end of the stack check.
         let entry = self.site(f.entry.0)?;
         let code = bin.container.bytes_at("function code", f.entry, f.size())?;
-        let (returns, returns_unsupported, tail_calls, indirect_jumps, entry_probe) =
-            match disasm::scan(arch, code, f.entry.0, abi == Abi::Register) {
-                Ok(scan) => {
-                    let rets = scan
-                        .returns
-                        .iter()
-                        .map(|a| self.site(*a))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let probe = match scan.after_stack_check {
-                        Some(a) => self.site(a)?,
-                        None => entry,
-                    };
-                    (rets, None, scan.tail_calls, scan.indirect_jumps, probe)
-                }
-                Err(e) => {
-                    notes.push(format!(
-                        "entry probe at the entry ({e}): it fires again when the stack grows"
-                    ));
-                    (
-                        Vec::new(),
-                        Some(e.to_string()),
-                        Vec::new(),
-                        Vec::new(),
-                        entry,
-                    )
-                }
-            };
+        let scan = disasm::scan(arch, code, f.entry.0, abi == Abi::Register);
+        let spills = scan.as_ref().ok().and_then(|s| s.spills.clone());
+        let (returns, returns_unsupported, tail_calls, indirect_jumps, entry_probe) = match scan {
+            Ok(scan) => {
+                let rets = scan
+                    .returns
+                    .iter()
+                    .map(|a| self.site(*a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let probe = match scan.after_stack_check {
+                    Some(a) => self.site(a)?,
+                    None => entry,
+                };
+                (rets, None, scan.tail_calls, scan.indirect_jumps, probe)
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "entry probe at the entry ({e}): it fires again when the stack grows"
+                ));
+                (
+                    Vec::new(),
+                    Some(e.to_string()),
+                    Vec::new(),
+                    Vec::new(),
+                    entry,
+                )
+            }
+        };
         if returns.is_empty() && returns_unsupported.is_none() {
             notes.push(
                 "no return instruction: the function never returns, or only through tail calls"
@@ -268,7 +306,14 @@ impl<'a, 'data> Resolver<'a, 'data> {
             );
         }
 
-        let (layout, layout_source) = self.layout(&f, &name, sig, arch, ptr, abi, &mut notes)?;
+        let evidence = Evidence {
+            arginfo: self.arginfo(&f)?,
+            spills: spills.filter(|_| abi == Abi::Register),
+            args_size: f.args_size,
+            generic: name.contains('['),
+        };
+        let (layout, layout_source) =
+            self.layout(&f, &name, sig, arch, ptr, abi, &evidence, &mut notes)?;
 
         let offset_dwarf = self
             .dwarf
@@ -301,6 +346,8 @@ impl<'a, 'data> Resolver<'a, 'data> {
         })
     }
 
+    /// The layout of `f`'s arguments and results from the first source that has one and that
+    /// the binary does not contradict (see [`check`]).
     #[allow(clippy::too_many_arguments)]
     fn layout(
         &self,
@@ -310,6 +357,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
         arch: &str,
         ptr: u64,
         abi: Abi,
+        evidence: &Evidence,
         notes: &mut Vec<String>,
     ) -> Result<(Option<Layout>, Option<LayoutSource>), ResolveError> {
         let unsupported = |notes: &mut Vec<String>| {
@@ -318,6 +366,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             ));
         };
         // (1, 2) DWARF.
+        let mut dwarf_fields = None;
         if let Some((d, source)) = &self.dwarf {
             // A function DWARF describes incompletely (the receiver of some autogenerated
             // wrappers) falls through to the sources below, with a note: one odd function
@@ -342,35 +391,67 @@ impl<'a, 'data> Resolver<'a, 'data> {
                         .collect::<Vec<_>>()
                 };
                 let (args, results) = (to_fields(args), to_fields(results));
-                if let Some(sig) = sig {
-                    check_signature(name, sig, &args, &results, ptr)?;
+                match abi::layout(arch, ptr, abi, &args, &results) {
+                    None => unsupported(notes),
+                    Some(l) => match check::check(&l, evidence, ptr) {
+                        Ok(()) if sig.is_none() => return Ok((Some(l), Some(*source))),
+                        Ok(()) => dwarf_fields = Some((args, results, *source, l)),
+                        // DWARF is the compiler's own account: a contradiction is a bug of
+                        // gosyms' ABI rules, reported rather than trusted.
+                        Err(c) => notes.push(format!(
+                            "the layout from DWARF contradicts the binary ({c}): not used"
+                        )),
+                    },
                 }
-                let layout = abi::layout(arch, ptr, abi, &args, &results);
-                if layout.is_none() {
-                    unsupported(notes);
-                }
-                return Ok((layout, Some(*source)));
             }
         }
-        // (3) The user's signature.
+        // (3) The user's signature: each way of reading it (with or without the receiver and
+        // the dictionary of a generic function), in order, until one the binary accepts.
         if let Some(sig) = sig {
-            let layout = abi::layout(arch, ptr, abi, &sig.params, &sig.results);
-            if layout.is_none() {
-                unsupported(notes);
+            let mut first_contradiction = None;
+            for (args, results) in self.signature_candidates(name, sig)? {
+                let Some(l) = abi::layout(arch, ptr, abi, &args, &results) else {
+                    unsupported(notes);
+                    return Ok((None, Some(LayoutSource::Signature)));
+                };
+                let verdict = match &dwarf_fields {
+                    Some((dargs, dresults, _, _)) => {
+                        check_against_dwarf(&args, &results, dargs, dresults, ptr)
+                    }
+                    None => check::check(&l, evidence, ptr).map_err(|c| c.0),
+                };
+                match verdict {
+                    Ok(()) => {
+                        return Ok(match dwarf_fields {
+                            // DWARF agrees: its names and types are the better ones.
+                            Some((_, _, source, dl)) => (Some(dl), Some(source)),
+                            None => (Some(l), Some(LayoutSource::Signature)),
+                        });
+                    }
+                    Err(c) => {
+                        first_contradiction.get_or_insert(c);
+                    }
+                }
             }
-            return Ok((layout, Some(LayoutSource::Signature)));
-        }
-        // (4) ArgInfo: word shapes of the inputs.
-        if let Some(shapes) = self.arginfo(f)? {
-            let layout = raw_layout(arch, ptr, abi, &shapes);
-            if layout.is_none() {
-                unsupported(notes);
-            } else if abi == Abi::Register {
-                notes.push("types unknown (no DWARF, no signature): words from FUNCDATA_ArgInfo, assumed to be in integer registers".into());
+            let detail = first_contradiction.unwrap_or_default();
+            return Err(if dwarf_fields.is_some() {
+                ResolveError::SignatureContradictsDwarf {
+                    function: name.to_string(),
+                    detail,
+                }
             } else {
-                notes.push(
-                    "types unknown (no DWARF, no signature): words from FUNCDATA_ArgInfo".into(),
-                );
+                ResolveError::SignatureContradicts {
+                    function: name.to_string(),
+                    detail,
+                }
+            });
+        }
+        // (4) ArgInfo, with the spill block for the registers: word shapes of the inputs.
+        if let Some(shapes) = &evidence.arginfo {
+            let (layout, note) = raw_layout(arch, ptr, abi, shapes, evidence);
+            match layout {
+                None => unsupported(notes),
+                Some(_) => notes.push(note),
             }
             return Ok((layout, Some(LayoutSource::ArgInfo)));
         }
@@ -395,6 +476,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
                     },
                     size: words * ptr,
                     pieces,
+                    frame_offset: Some(0),
                 };
                 notes.push(
                     "types unknown: the whole argument area as words (arguments, then results)"
@@ -405,6 +487,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
                         abi,
                         args: vec![value],
                         results: Vec::new(),
+                        arg_area: u64::from(size),
                     }),
                     Some(LayoutSource::ArgsSize),
                 ));
@@ -412,6 +495,105 @@ impl<'a, 'data> Resolver<'a, 'data> {
         }
         notes.push("no argument information: declare a signature, or give --debug-file".into());
         Ok((None, None))
+    }
+
+    /// The ways to read `sig` for function `name`, most likely first: with the receiver added
+    /// when the signature leaves it out (`main.(*T).M(x int)` or the declaration form), and
+    /// with the dictionary of a generic shape function first. Named types are looked up.
+    fn signature_candidates(
+        &self,
+        name: &str,
+        sig: &crate::signature::Signature,
+    ) -> Result<Vec<Inputs>, ResolveError> {
+        let package = sig.package_of(name).unwrap_or("");
+        let resolve = |f: &Field| -> Result<Field, ResolveError> {
+            Ok(Field {
+                name: f.name.clone(),
+                ty: self.resolve_type(name, package, &f.ty)?,
+            })
+        };
+        let params = sig
+            .params
+            .iter()
+            .map(resolve)
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = sig
+            .results
+            .iter()
+            .map(resolve)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The receiver: the declaration's, or the one the name implies.
+        let receiver = match &sig.receiver {
+            Some(r) => Some((resolve(r)?, true)),
+            None => match method_receiver(name) {
+                Some(ty) => Some((
+                    Field {
+                        name: "recv".into(),
+                        ty: self.resolve_type(name, package, &ty)?,
+                    },
+                    false,
+                )),
+                None => None,
+            },
+        };
+        let dict = Field {
+            name: DICT.into(),
+            ty: GoType::Uintptr,
+        };
+        let mut out: Vec<Inputs> = Vec::new();
+        let mut push = |args: Vec<Field>| {
+            if !out.iter().any(|(a, _)| *a == args) {
+                out.push((args, results.clone()));
+            }
+        };
+        let with_dicts = |args: Vec<Field>| -> [Vec<Field>; 2] {
+            let mut d = vec![dict.clone()];
+            d.extend(args.iter().cloned());
+            if name.contains("go.shape.") {
+                [d, args]
+            } else {
+                [args, d]
+            }
+        };
+        match receiver {
+            // The declaration form says the receiver: it is an input.
+            Some((r, true)) => {
+                let mut args = vec![r];
+                args.extend(params.iter().cloned());
+                with_dicts(args).into_iter().for_each(&mut push);
+            }
+            // A method in the first form: with the receiver added first, then as written (a
+            // method expression, receiver first).
+            Some((r, false)) => {
+                let mut args = vec![r];
+                args.extend(params.iter().cloned());
+                with_dicts(args).into_iter().for_each(&mut push);
+                with_dicts(params.clone()).into_iter().for_each(&mut push);
+            }
+            None => with_dicts(params.clone()).into_iter().for_each(&mut push),
+        }
+        Ok(out)
+    }
+
+    /// `ty` with every name looked up: a named type's layout must come from the binary. Behind
+    /// a pointer a name stays a name (only the address is read). `package` qualifies names
+    /// written without one.
+    fn resolve_type(
+        &self,
+        function: &str,
+        package: &str,
+        ty: &GoType,
+    ) -> Result<GoType, ResolveError> {
+        let _ = package;
+        match ty.opaque_by_value() {
+            None => Ok(ty.clone()),
+            Some(n) => Err(ResolveError::UnknownType {
+                function: function.to_string(),
+                detail: format!(
+                    "type {n} is not described by the binary: write what it is made of (struct {{ ... }}), or pass a pointer (*{n})"
+                ),
+            }),
+        }
     }
 
     /// The decoded `FUNCDATA_ArgInfo` of `f` (Go 1.17+), if it has one.
@@ -453,15 +635,71 @@ fn pattern_text(p: &Pattern) -> String {
     }
 }
 
-/// A layout of raw words from ArgInfo shapes: each top-level argument `arg0`, `arg1`, ... with
-/// one piece per leaf. Register ABI: leaves take integer registers in order (an argument that
-/// does not fit goes to the stack at its ArgInfo offset, which is then its real stack slot).
-fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout> {
-    let regs = match abi {
-        Abi::Register => Some(abi::registers(arch)?),
-        Abi::Stack => None,
+/// One way to read a signature: its inputs (receiver and dictionary included) and results.
+type Inputs = (Vec<Field>, Vec<Field>);
+
+/// The name of a generic shape function's dictionary argument, as Go's DWARF names it.
+pub const DICT: &str = ".dict";
+
+/// The receiver type a method's full name implies: `*pkg.T` for `pkg.(*T).M`, `pkg.T` for
+/// `pkg.T.M`; `None` for functions and closures (`pkg.f.func1`, `pkg.(*T).M.func1`).
+fn method_receiver(name: &str) -> Option<GoType> {
+    let package = crate::signature::package_of(name);
+    let rest = name.get(package.len()..)?.strip_prefix('.')?;
+    let closure = |m: &str| {
+        ["func", "gowrap", "deferwrap"].iter().any(|p| {
+            m.strip_prefix(p)
+                .is_some_and(|d| d.chars().all(|c| c.is_ascii_digit()))
+        })
     };
-    let mut next_int = 0usize;
+    if let Some(ptr) = rest.strip_prefix("(*") {
+        let (t, m) = ptr.split_once(").")?;
+        if m.contains('.') || m.ends_with("-fm") {
+            return None;
+        }
+        return Some(GoType::Pointer(Box::new(GoType::Opaque {
+            name: format!("{package}.{t}"),
+        })));
+    }
+    // `T.M`: T may have type arguments, which may contain dots.
+    let (t, m) = match rest.find('[') {
+        Some(_) => {
+            let close = rest.rfind(']')?;
+            let m = rest.get(close + 1..)?.strip_prefix('.')?;
+            (rest.get(..=close)?, m)
+        }
+        None => rest.split_once('.')?,
+    };
+    if t.is_empty() || m.is_empty() || m.contains('.') || closure(m) || t.contains(['(', ')']) {
+        return None;
+    }
+    if m.ends_with("-fm") {
+        return None;
+    }
+    Some(GoType::Opaque {
+        name: format!("{package}.{t}"),
+    })
+}
+
+/// A layout of raw words from ArgInfo shapes: each top-level argument `arg0`, `arg1`, ... with
+/// one piece per leaf, and the note to show with it. Under the register ABI the spill block of
+/// the stack check says which register holds each word and whether it is an integer or a
+/// floating-point register (a float is unreadable, and shifts nothing); a word in no spill
+/// slot is on the stack at its ArgInfo offset. Without a spill block the registers cannot be
+/// told, and every word is marked unreadable rather than guessed.
+fn raw_layout(
+    arch: &str,
+    ptr: u64,
+    abi: Abi,
+    shapes: &[Shape],
+    ev: &Evidence,
+) -> (Option<Layout>, String) {
+    if abi == Abi::Register && abi::registers(arch).is_none() {
+        return (None, String::new());
+    }
+    let spills = ev.spills.as_deref();
+    let mut unknown_regs = false;
+    let mut floats = false;
     let mut args = Vec::new();
     for (i, shape) in shapes.iter().enumerate() {
         let mut leaves = Vec::new();
@@ -469,18 +707,29 @@ fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout
         if leaves.is_empty() {
             continue;
         }
-        let fits = regs.is_some_and(|r| next_int + leaves.len() <= r.ints.len());
         let first = leaves.first().map_or(0, |(off, _)| *off);
         let pieces: Vec<Piece> = leaves
             .iter()
             .enumerate()
             .map(|(j, (off, size))| {
-                let location = match (regs, fits) {
-                    (Some(r), true) => {
-                        let reg = r.ints.get(next_int + j).copied().unwrap_or("?");
-                        Location::IntReg(reg)
+                let at = ptr + u64::from(*off);
+                let spilled = spills.and_then(|s| s.iter().find(|s| s.sp_offset == at));
+                let (location, kind) = match (abi, spilled) {
+                    (Abi::Stack, _) => (Location::Stack(at), PieceKind::Uint),
+                    (Abi::Register, Some(s)) if s.float => {
+                        floats = true;
+                        (Location::FloatReg(s.reg), PieceKind::Float)
                     }
-                    _ => Location::Stack(ptr + u64::from(*off)),
+                    (Abi::Register, Some(s)) => (Location::IntReg(s.reg), PieceKind::Uint),
+                    // Not spilled: on the stack when the spill block lists every register
+                    // word; unknown without a spill block.
+                    (Abi::Register, None) if spills.is_some() => {
+                        (Location::Stack(at), PieceKind::Uint)
+                    }
+                    (Abi::Register, None) => {
+                        unknown_regs = true;
+                        (Location::Unknown, PieceKind::Uint)
+                    }
                 };
                 let path = if leaves.len() == 1 {
                     String::new()
@@ -491,14 +740,11 @@ fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout
                     path,
                     offset: u64::from(off.saturating_sub(first)),
                     size: u64::from(*size),
-                    kind: PieceKind::Uint,
+                    kind,
                     location,
                 }
             })
             .collect();
-        if fits {
-            next_int += leaves.len();
-        }
         let size = leaves.iter().map(|(_, s)| u64::from(*s)).sum();
         args.push(ValueLayout {
             name: format!("arg{i}"),
@@ -508,41 +754,52 @@ fn raw_layout(arch: &str, ptr: u64, abi: Abi, shapes: &[Shape]) -> Option<Layout
             },
             size,
             pieces,
+            frame_offset: Some(u64::from(first)),
         });
     }
-    Some(Layout {
+    let mut note =
+        String::from("types unknown (no DWARF, no signature): words from FUNCDATA_ArgInfo");
+    if abi == Abi::Register {
+        note.push_str(if unknown_regs {
+            "; no stack check to show which registers hold them, so they are not read"
+        } else {
+            ", in the registers the stack check spills"
+        });
+        if floats {
+            note.push_str(" (floating-point registers are unreadable)");
+        }
+    }
+    if shapes.iter().any(|s| matches!(s, Shape::Elided)) {
+        note.push_str("; ArgInfo describes the first ten words only");
+    }
+    let layout = Layout {
         abi,
         args,
         results: Vec::new(),
-    })
+        arg_area: ev.args_size.map_or(0, u64::from),
+    };
+    (Some(layout), note)
 }
 
 /// A signature contradicts DWARF when the counts or the sizes of its values differ.
-fn check_signature(
-    name: &str,
-    sig: &crate::signature::Signature,
+fn check_against_dwarf(
     args: &[Field],
     results: &[Field],
+    dargs: &[Field],
+    dresults: &[Field],
     ptr: u64,
-) -> Result<(), ResolveError> {
-    let err = |detail: String| ResolveError::SignatureContradicts {
-        function: name.to_string(),
-        detail,
-    };
-    for (what, mine, theirs) in [
-        ("arguments", &sig.params, args),
-        ("results", &sig.results, results),
-    ] {
+) -> Result<(), String> {
+    for (what, mine, theirs) in [("arguments", args, dargs), ("results", results, dresults)] {
         if mine.len() != theirs.len() {
-            return Err(err(format!(
+            return Err(format!(
                 "{} {what} declared, DWARF has {}",
                 mine.len(),
                 theirs.len()
-            )));
+            ));
         }
         for (m, t) in mine.iter().zip(theirs) {
             if m.ty.size(ptr) != t.ty.size(ptr) {
-                return Err(err(format!(
+                return Err(format!(
                     "{} is {} ({} bytes), DWARF says {} {} ({} bytes)",
                     m.name,
                     m.ty,
@@ -550,7 +807,7 @@ fn check_signature(
                     t.name,
                     t.ty,
                     t.ty.size(ptr)
-                )));
+                ));
             }
         }
     }

@@ -1,24 +1,78 @@
-//! Signatures the user writes for a stripped binary: `main.Greet(name string, n int) (string, error)`.
+//! Signatures the user writes for a stripped binary.
 //!
-//! The grammar is Go's own for a function declaration without a body, with the function's
-//! full name as gosyms lists it (`main.(*Server).Handle`, `main.Map[...]`). Types are Go's
-//! predeclared types, `string`, `error`, `any`, `unsafe.Pointer`, and the composites built from
-//! them (`[]T`, `[N]T`, `*T`, `map[K]V`, `chan T`, `func(...)`, `struct { ... }`,
-//! `interface { ... }`). A pointer may point to any named type (`*main.Server`): only its
-//! address is read. Other named types must be written as what they are made of.
+//! Three forms, all meaning the same:
+//! - the function's full name as gosyms lists it, then its parameters and results:
+//!   `main.Greet(name string, n int) (string, error)`, `main.(*Server).Rename(name string) (old
+//!   string)` (a method written without its receiver: the resolver adds it), or with the
+//!   receiver as the first parameter, as in a method expression
+//!   (`main.(*Server).Rename(s *main.Server, name string) (old string)`);
+//! - the Go declaration, `func (s *Server) Rename(name string) (old string)` or `func
+//!   Greet(name string) error`: the package is the one whose function has that name (the
+//!   resolver refuses an ambiguous one; write `*main.Server` to choose).
+//!
+//! Types are written as in Go: the predeclared types, `string`, `error`, `any`,
+//! `unsafe.Pointer`, the composites built from them (`[]T`, `[N]T`, `*T`, `map[K]V`, `chan T`,
+//! `func(...)`, `struct { ... }`, `interface { ... }`), and named types (`*main.Order`,
+//! `os.FileMode`, `context.Context`, `http.ResponseWriter`, `main.Pair[int,string]`, or
+//! `Order` for a type of the function's own package). Named types are parsed as names only
+//! ([`GoType::Opaque`]); the resolver looks them up in the binary's type descriptors.
 
 use crate::types::{Field, GoType};
 
 /// A parsed signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
-    /// The function's full name.
+    /// The function's name: its full name (`main.(*Server).Rename`), or without the package
+    /// when the declaration form did not say it (`(*Server).Rename`, `Greet`); see
+    /// [`Signature::qualified`].
     pub name: String,
-    /// Parameters, receiver first for methods written with one (`(s *T) Name(...)` is not Go
-    /// syntax for this: write the receiver as the first parameter).
+    /// Whether `name` includes the package.
+    pub qualified: bool,
+    /// The receiver, when the declaration form gives one.
+    pub receiver: Option<Field>,
+    /// Parameters, as written (for a method in the first form, with or without the receiver).
     pub params: Vec<Field>,
     /// Results (`~r0`, `~r1`, ... when unnamed, as Go's DWARF names them).
     pub results: Vec<Field>,
+}
+
+impl Signature {
+    /// Whether `function` (a full name from the binary) is the function this signature names.
+    pub fn matches(&self, function: &str) -> bool {
+        if self.qualified {
+            return function == self.name;
+        }
+        // `pkg.` + name, where pkg is an import path: no parentheses, and no dot in its last
+        // element (pclntab escapes those as %2e).
+        let Some(prefix) = function
+            .strip_suffix(self.name.as_str())
+            .and_then(|p| p.strip_suffix('.'))
+        else {
+            return false;
+        };
+        let last = prefix.rsplit('/').next().unwrap_or(prefix);
+        !prefix.is_empty() && !prefix.contains(['(', ')', '[', ']']) && !last.contains('.')
+    }
+
+    /// The package of a function this signature matched, when the signature did not say it.
+    pub fn package_of<'f>(&self, function: &'f str) -> Option<&'f str> {
+        if self.qualified {
+            return Some(crate::signature::package_of(function));
+        }
+        function
+            .strip_suffix(self.name.as_str())
+            .and_then(|p| p.strip_suffix('.'))
+    }
+}
+
+/// The package of a full function name: everything before the first dot after the last slash
+/// (`net/http.(*Server).Serve` -> `net/http`).
+pub fn package_of(name: &str) -> &str {
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name.get(slash..).and_then(|rest| rest.find('.')) {
+        Some(dot) => name.get(..slash + dot).unwrap_or(name),
+        None => name,
+    }
 }
 
 /// Why a signature could not be read: the message and the byte position in the text.
@@ -31,10 +85,13 @@ pub struct SignatureError {
     pub pos: usize,
 }
 
-/// Whether `text` looks like a signature rather than a name or pattern: it has a parameter
-/// list after the name.
+/// Whether `text` looks like a signature rather than a name or pattern: a declaration, or a
+/// parameter list after the name.
 pub fn is_signature(text: &str) -> bool {
-    split_name(text).is_some_and(|(_, rest)| rest.trim_start().starts_with('('))
+    let t = text.trim_start();
+    t.strip_prefix("func")
+        .is_some_and(|rest| rest.starts_with([' ', '(', '\t']))
+        || split_name(text).is_some_and(|(_, rest)| rest.trim_start().starts_with('('))
 }
 
 /// Splits `main.(*T).M(a int) int` into the name and the rest. A `(` right after a `.` opens a
@@ -58,6 +115,11 @@ fn split_name(text: &str) -> Option<(&str, &str)> {
 
 /// Parses a signature.
 pub fn parse(text: &str) -> Result<Signature, SignatureError> {
+    let trimmed = text.trim_start();
+    if let Some(rest) = trimmed.strip_prefix("func") {
+        let base = text.len() - rest.len();
+        return parse_declaration(rest, base);
+    }
     let (name, rest) = split_name(text).ok_or(SignatureError {
         msg: "expected NAME(PARAMS)".into(),
         pos: 0,
@@ -75,48 +137,79 @@ pub fn parse(text: &str) -> Result<Signature, SignatureError> {
         pos: 0,
         base,
     };
-    let params = p.params()?;
-    p.ws();
-    let results = if p.peek() == Some('(') {
-        p.params()?
-    } else if p.at_end() {
-        Vec::new()
-    } else {
-        vec![Field {
-            name: String::new(),
-            ty: p.ty()?,
-        }]
-    };
-    p.ws();
-    if !p.at_end() {
-        return Err(p.err("unexpected text after the signature"));
-    }
-    let results = results
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| Field {
-            name: if f.name.is_empty() {
-                format!("~r{i}")
-            } else {
-                f.name
-            },
-            ty: f.ty,
-        })
-        .collect();
-    let params = params
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| Field {
-            name: if f.name.is_empty() {
-                format!("~p{i}")
-            } else {
-                f.name
-            },
-            ty: f.ty,
-        })
-        .collect();
+    let (params, results) = p.params_and_results()?;
     Ok(Signature {
         name: name.to_string(),
+        qualified: name.contains('.') && !name.starts_with('('),
+        receiver: None,
+        params,
+        results,
+    })
+}
+
+/// `func (r *T) M(...) ...` or `func F(...) ...`, after `func`.
+fn parse_declaration(rest: &str, base: usize) -> Result<Signature, SignatureError> {
+    let mut p = Parser {
+        s: rest,
+        pos: 0,
+        base,
+    };
+    p.ws();
+    let receiver = if p.peek() == Some('(') {
+        let mut recv = p.params()?;
+        if recv.len() != 1 {
+            return Err(p.err("a method has exactly one receiver"));
+        }
+        Some(recv.remove(0))
+    } else {
+        None
+    };
+    let method = p
+        .ident()
+        .ok_or_else(|| p.err("expected the function's name"))?;
+    let (params, results) = p.params_and_results()?;
+    let (name, qualified) = match &receiver {
+        None => {
+            let qualified = method.contains('.');
+            (method, qualified)
+        }
+        Some(r) => {
+            let (star, ty) = match &r.ty {
+                GoType::Pointer(t) => ("*", t.as_ref()),
+                t => ("", t),
+            };
+            let GoType::Opaque { name: tname } = ty else {
+                return Err(p.err("the receiver must be a named type or a pointer to one"));
+            };
+            if method.contains('.') {
+                return Err(p.err("a method's name has no package"));
+            }
+            // `main.Server` as a receiver names the package; `Server` leaves it open.
+            match tname.rfind('.') {
+                Some(dot) if !tname.ends_with(']') || dot < tname.find('[').unwrap_or(0) => {
+                    let (pkg, t) = (&tname[..dot], &tname[dot + 1..]);
+                    let recv = if star.is_empty() {
+                        t.to_string()
+                    } else {
+                        format!("(*{t})")
+                    };
+                    (format!("{pkg}.{recv}.{method}"), true)
+                }
+                _ => {
+                    let recv = if star.is_empty() {
+                        tname.clone()
+                    } else {
+                        format!("(*{tname})")
+                    };
+                    (format!("{recv}.{method}"), false)
+                }
+            }
+        }
+    };
+    Ok(Signature {
+        name,
+        qualified,
+        receiver,
         params,
         results,
     })
@@ -132,6 +225,42 @@ struct Parser<'a> {
 const MAX_DEPTH: usize = 32;
 
 impl Parser<'_> {
+    /// `(PARAMS) RESULTS` to the end of the text, with unnamed parameters and results named
+    /// `~p0`, `~r0`... as Go's DWARF names them.
+    fn params_and_results(&mut self) -> Result<(Vec<Field>, Vec<Field>), SignatureError> {
+        let params = self.params()?;
+        self.ws();
+        let results = if self.peek() == Some('(') {
+            self.params()?
+        } else if self.at_end() {
+            Vec::new()
+        } else {
+            vec![Field {
+                name: String::new(),
+                ty: self.ty()?,
+            }]
+        };
+        self.ws();
+        if !self.at_end() {
+            return Err(self.err("unexpected text after the signature"));
+        }
+        let name = |prefix: &str| {
+            let prefix = prefix.to_string();
+            move |(i, f): (usize, Field)| Field {
+                name: if f.name.is_empty() {
+                    format!("{prefix}{i}")
+                } else {
+                    f.name
+                },
+                ty: f.ty,
+            }
+        };
+        Ok((
+            params.into_iter().enumerate().map(name("~p")).collect(),
+            results.into_iter().enumerate().map(name("~r")).collect(),
+        ))
+    }
+
     fn err(&self, msg: impl Into<String>) -> SignatureError {
         SignatureError {
             msg: msg.into(),
@@ -268,21 +397,6 @@ impl Parser<'_> {
             return Ok(GoType::Slice(Box::new(self.ty_depth(d)?)));
         }
         if self.eat("*") {
-            // Any named pointee is fine: only the pointer is read.
-            let save = self.pos;
-            if let Some(id) = self.ident() {
-                let keyword = matches!(
-                    id.as_str(),
-                    "map" | "chan" | "func" | "struct" | "interface"
-                );
-                if named_type(&id).is_err() && !keyword {
-                    return Ok(GoType::Pointer(Box::new(GoType::Named {
-                        name: id,
-                        underlying: Box::new(GoType::Struct(Vec::new())),
-                    })));
-                }
-            }
-            self.pos = save;
             return Ok(GoType::Pointer(Box::new(self.ty_depth(d)?)));
         }
         if self.eat("[") {
@@ -342,6 +456,22 @@ impl Parser<'_> {
                 Ok(GoType::Func)
             }
             "struct" => self.struct_body(d),
+            other if crate::types::predeclared(other).is_none() && self.rest().starts_with('[') => {
+                // A generic type's instantiation: `main.Pair[int,string]`, named as reflect
+                // names it (no spaces).
+                self.expect("[")?;
+                let mut args = Vec::new();
+                loop {
+                    args.push(self.ty_depth(d)?.to_string());
+                    if self.eat("]") {
+                        break;
+                    }
+                    self.expect(",")?;
+                }
+                Ok(GoType::Opaque {
+                    name: format!("{other}[{}]", args.join(",")),
+                })
+            }
             "interface" => {
                 self.expect("{")?;
                 let body_start = self.pos;
@@ -398,10 +528,24 @@ impl Parser<'_> {
 
 /// Words that start a type, not a parameter name.
 fn is_type_word(id: &str) -> bool {
-    named_type(id).is_ok() || matches!(id, "map" | "chan" | "func" | "struct" | "interface")
+    crate::types::predeclared(id).is_some()
+        || matches!(
+            id,
+            "byte"
+                | "rune"
+                | "string"
+                | "error"
+                | "any"
+                | "map"
+                | "chan"
+                | "func"
+                | "struct"
+                | "interface"
+        )
+        || id.contains('.')
 }
 
-/// The predeclared and well-known types by name.
+/// The predeclared and well-known types by name; any other name is a named type to look up.
 fn named_type(id: &str) -> Result<GoType, String> {
     if let Some(t) = crate::types::predeclared(id) {
         return Ok(t);
@@ -413,11 +557,10 @@ fn named_type(id: &str) -> Result<GoType, String> {
         "error" => GoType::Interface { empty: false },
         "any" => GoType::Interface { empty: true },
         "unsafe.Pointer" => GoType::UnsafePointer,
-        other => {
-            return Err(format!(
-                "unknown type {other:?}: use a predeclared type, a pointer (*{other}), or write what it is made of (struct {{ ... }})"
-            ))
-        }
+        other if other.starts_with(|c: char| c.is_alphabetic() || c == '_') => GoType::Opaque {
+            name: other.to_string(),
+        },
+        other => return Err(format!("{other:?} is not a type")),
     })
 }
 
@@ -507,11 +650,72 @@ mod tests {
         );
     }
 
+    fn opaque(name: &str) -> GoType {
+        GoType::Opaque { name: name.into() }
+    }
+
+    #[test]
+    fn named_types_are_names_until_resolved() {
+        let s = parse(
+            "main.F(o *main.Order, m os.FileMode, ctx context.Context, w net/http.ResponseWriter, p main.Pair[int, *main.Order], x Local)",
+        )
+        .unwrap();
+        let tys: Vec<GoType> = s.params.iter().map(|p| p.ty.clone()).collect();
+        assert_eq!(
+            tys,
+            [
+                GoType::Pointer(Box::new(opaque("main.Order"))),
+                opaque("os.FileMode"),
+                opaque("context.Context"),
+                opaque("net/http.ResponseWriter"),
+                opaque("main.Pair[int,*main.Order]"),
+                opaque("Local"),
+            ]
+        );
+        // Unnamed parameters of named types.
+        let s = parse("main.F(main.Order, *main.Order) main.Order").unwrap();
+        assert_eq!(s.params[0], f("~p0", opaque("main.Order")));
+        assert_eq!(s.results[0], f("~r0", opaque("main.Order")));
+    }
+
+    #[test]
+    fn three_forms_of_a_method() {
+        let decl = parse("func (s *Server) Rename(name string) (old string)").unwrap();
+        assert_eq!(decl.name, "(*Server).Rename");
+        assert!(!decl.qualified);
+        assert_eq!(
+            decl.receiver,
+            Some(f("s", GoType::Pointer(Box::new(opaque("Server")))))
+        );
+        assert_eq!(decl.params, [f("name", GoType::String)]);
+        assert_eq!(decl.results, [f("old", GoType::String)]);
+        assert!(decl.matches("main.(*Server).Rename"));
+        assert!(decl.matches("example.com/x/y.(*Server).Rename"));
+        assert!(!decl.matches("main.(*Server).RenameAll"));
+        assert!(!decl.matches("main.(*T).(*Server).Rename"));
+        assert_eq!(
+            decl.package_of("example.com/x.(*Server).Rename"),
+            Some("example.com/x")
+        );
+        let q = parse("func (s main.Server) Name() string").unwrap();
+        assert_eq!((q.name.as_str(), q.qualified), ("main.Server.Name", true));
+        let f2 = parse("func Greet(name string) error").unwrap();
+        assert_eq!((f2.name.as_str(), f2.qualified), ("Greet", false));
+        assert!(f2.matches("main.Greet") && !f2.matches("main.(*T).Greet"));
+        let full = parse("main.(*Server).Rename(name string) (old string)").unwrap();
+        assert!(full.qualified && full.receiver.is_none());
+        assert_eq!(package_of("net/http.(*Server).Serve"), "net/http");
+        assert_eq!(
+            package_of("gopkg.in/yaml%2ev3.Unmarshal"),
+            "gopkg.in/yaml%2ev3"
+        );
+    }
+
     #[test]
     fn rejects_malformed_signatures() {
         for bad in [
             "main.F(a int",
-            "main.F(a Foo)",
+            "main.F(a 9x)",
             "main.F(a int) int int",
             "(a int)",
             "main.F(a int, b)",
@@ -520,6 +724,9 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(is_signature("main.F(a int)"));
+        assert!(is_signature("func (s *Server) M()"));
+        assert!(parse("func (a, b *T) M()").is_err());
+        assert!(parse("func (s []int) M()").is_err());
         assert!(!is_signature("main.(*T).M"));
         assert!(!is_signature("main.*"));
     }

@@ -59,6 +59,14 @@ pub enum GoType {
     Chan,
     /// `func(...)`: one pointer (to a closure).
     Func,
+    /// A defined type known only by its name (`main.Order`, `http.ResponseWriter`, or `Order`
+    /// in a method's package): what a signature names before the name is looked up in the
+    /// binary's type descriptors, and what a pointer points to when gosyms does not read the
+    /// target. It has no layout: a value of it is never read, only a pointer to it.
+    Opaque {
+        /// The name as written.
+        name: String,
+    },
     /// A defined type (`main.Point`, `time.Duration`) and what it is made of.
     Named {
         /// The qualified name.
@@ -108,10 +116,10 @@ impl GoType {
             GoType::Slice(_) => 3 * ptr,
             GoType::Array { len, elem } => len.saturating_mul(elem.size(ptr)),
             GoType::Struct(fields) => {
-                let mut off = 0u64;
-                for f in fields {
-                    off = align_up(off, f.ty.align(ptr)).saturating_add(f.ty.size(ptr));
-                }
+                let mut off = field_offsets(fields, ptr)
+                    .zip(fields)
+                    .last()
+                    .map_or(0, |(o, f)| o.saturating_add(f.ty.size(ptr)));
                 // A final zero-size field gets a byte of padding, so that its address stays
                 // inside the struct (cmd/compile types.CalcStructSize).
                 if fields.last().is_some_and(|f| f.ty.size(ptr) == 0) && off > 0 {
@@ -119,7 +127,7 @@ impl GoType {
                 }
                 align_up(off, self.align(ptr))
             }
-            GoType::Named { .. } => 0,
+            GoType::Named { .. } | GoType::Opaque { .. } => 0,
         }
     }
 
@@ -139,6 +147,19 @@ impl GoType {
             GoType::Array { elem, .. } => elem.align(ptr),
             GoType::Struct(fields) => fields.iter().map(|f| f.ty.align(ptr)).max().unwrap_or(1),
             _ => ptr,
+        }
+    }
+
+    /// The first name this type uses that is only a name ([`GoType::Opaque`]) where its layout
+    /// matters: by value, in a struct or array, or as a slice's elements. Behind a pointer only
+    /// the address is read, so a name there is fine.
+    pub fn opaque_by_value(&self) -> Option<&str> {
+        match self {
+            GoType::Opaque { name } => Some(name),
+            GoType::Named { underlying, .. } => underlying.opaque_by_value(),
+            GoType::Array { elem, .. } | GoType::Slice(elem) => elem.opaque_by_value(),
+            GoType::Struct(fields) => fields.iter().find_map(|f| f.ty.opaque_by_value()),
+            _ => None,
         }
     }
 
@@ -169,6 +190,17 @@ pub fn predeclared(name: &str) -> Option<GoType> {
         "complex64" => GoType::Complex { bits: 64 },
         "complex128" => GoType::Complex { bits: 128 },
         _ => return None,
+    })
+}
+
+/// The offset of each field of a struct with `fields`, as Go lays them out: each at the next
+/// multiple of its alignment (cmd/compile `types.CalcStructSize`). Saturates for types too large
+/// to exist.
+pub fn field_offsets(fields: &[Field], ptr: u64) -> impl Iterator<Item = u64> + '_ {
+    fields.iter().scan(0u64, move |next, f| {
+        let at = align_up(*next, f.ty.align(ptr));
+        *next = at.saturating_add(f.ty.size(ptr));
+        Some(at)
     })
 }
 
@@ -212,7 +244,7 @@ impl fmt::Display for GoType {
             GoType::Map => write!(f, "map"),
             GoType::Chan => write!(f, "chan"),
             GoType::Func => write!(f, "func"),
-            GoType::Named { name, .. } => write!(f, "{name}"),
+            GoType::Named { name, .. } | GoType::Opaque { name } => write!(f, "{name}"),
         }
     }
 }

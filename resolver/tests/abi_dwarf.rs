@@ -754,6 +754,7 @@ fn compare_function(
                     match p.location {
                         Location::IntReg(r) | Location::FloatReg(r) => Byte::Reg(r, k),
                         Location::Stack(x) => Byte::Stack(x as i64 + k as i64),
+                        Location::Unknown => unreachable!("DWARF layouts name every location"),
                     },
                 ));
             }
@@ -801,6 +802,7 @@ fn compare_function(
                 Location::IntReg(_) => rep.int_pieces += 1,
                 Location::FloatReg(_) => rep.float_pieces += 1,
                 Location::Stack(_) => rep.stack_pieces += 1,
+                Location::Unknown => unreachable!("DWARF layouts name every location"),
             }
         }
         if bad.is_empty() {
