@@ -237,17 +237,13 @@ fn describe_arginfo(want: &[Shape], have: &[Shape], layout: &Layout, skip: usize
     let (w, h) = (leaf_count(want), leaf_count(have));
     let (wa, ha) = (want.len(), have.len());
     if w != h || wa != ha {
-        let mut s = format!(
+        return format!(
             "the signature has {} in {}, the binary has {} in {}",
             plural(w, "argument word"),
             plural(wa, "argument"),
             plural(h, "word"),
             plural(ha, "argument"),
         );
-        if ha == wa + 1 && h > w {
-            s.push_str(" (is the receiver missing?)");
-        }
-        return s;
     }
     // Same counts: name the first argument whose words differ.
     let first = want.iter().zip(have).position(|(a, b)| a != b).unwrap_or(0);

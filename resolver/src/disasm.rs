@@ -45,7 +45,9 @@
 //!
 //! Under the register ABI the stack-growth block stores every register-assigned input to its
 //! spill slot before calling `runtime.morestack` (`ssagen` records all of them in
-//! `Func.RegArgs`, used or not; `SpillRegisterArgs` in `cmd/internal/obj` emits the stores), and
+//! `Func.RegArgs`, used or not; `SpillRegisterArgs` in `cmd/internal/obj` emits the stores),
+//! provided the function reads at least one register argument (the spills ride on its
+//! `OpArgIntReg`/`OpArgFloatReg` values, so a function that uses none has an empty block), and
 //! each store says which register, how wide, and whether it is an integer or a floating-point
 //! register. [`CodeScan::spills`] lists them: with `FUNCDATA_ArgInfo`, whose offsets are those
 //! same spill slots, it places every argument word of a function without DWARF.

@@ -242,7 +242,8 @@ impl<'a, 'data> Resolver<'a, 'data> {
         abi0_wrapper: bool,
     ) -> Result<Plan, ResolveError> {
         let bin = self.bin;
-        let f = bin.function(index, false)?;
+        // With lines: before Go 1.21 only the file tells assembly apart.
+        let f = bin.function(index, true)?;
         let name = f.name.to_string();
         let arch = bin.container.arch;
         let ptr = u64::from(bin.container.ptr_size);
@@ -308,7 +309,10 @@ impl<'a, 'data> Resolver<'a, 'data> {
 
         let evidence = Evidence {
             arginfo: self.arginfo(&f)?,
-            spills: spills.filter(|_| abi == Abi::Register),
+            // The compiler emits the spills only when the function uses a register argument
+            // (the OpArg*Reg values carry them; amd64/ssa.go, arm64/ssa.go): then all of them,
+            // else none. An empty block says nothing.
+            spills: spills.filter(|s| abi == Abi::Register && !s.is_empty()),
             args_size: f.args_size,
             generic: name.contains('['),
         };
@@ -372,6 +376,17 @@ impl<'a, 'data> Resolver<'a, 'data> {
             // wrappers) falls through to the sources below, with a note: one odd function
             // must not stop a trace of many.
             let params = match d.params(name) {
+                // Go writes no parameters into the DWARF of an assembly function or of an
+                // ABI wrapper, whatever its Go declaration says: that is not an empty list
+                // when the binary records arguments.
+                Ok(Some(p))
+                    if p.is_empty()
+                        && (f.args_size.is_some_and(|a| a > 0)
+                            || evidence.arginfo.as_ref().is_some_and(|a| !a.is_empty())) =>
+                {
+                    None
+                }
+                Ok(_) if f.kind == Kind::Asm => None,
                 Ok(p) => p,
                 Err(e @ crate::dwarf::Error::Incomplete { .. }) => {
                     notes.push(format!("{e}; types from the next source"));
@@ -644,7 +659,7 @@ pub const DICT: &str = ".dict";
 /// The receiver type a method's full name implies: `*pkg.T` for `pkg.(*T).M`, `pkg.T` for
 /// `pkg.T.M`; `None` for functions and closures (`pkg.f.func1`, `pkg.(*T).M.func1`).
 fn method_receiver(name: &str) -> Option<GoType> {
-    let package = crate::signature::package_of(name);
+    let package = pclntab::names::package_of(name);
     let rest = name.get(package.len()..)?.strip_prefix('.')?;
     let closure = |m: &str| {
         ["func", "gowrap", "deferwrap"].iter().any(|p| {

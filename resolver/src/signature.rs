@@ -57,21 +57,11 @@ impl Signature {
     /// The package of a function this signature matched, when the signature did not say it.
     pub fn package_of<'f>(&self, function: &'f str) -> Option<&'f str> {
         if self.qualified {
-            return Some(crate::signature::package_of(function));
+            return Some(pclntab::names::package_of(function));
         }
         function
             .strip_suffix(self.name.as_str())
             .and_then(|p| p.strip_suffix('.'))
-    }
-}
-
-/// The package of a full function name: everything before the first dot after the last slash
-/// (`net/http.(*Server).Serve` -> `net/http`).
-pub fn package_of(name: &str) -> &str {
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    match name.get(slash..).and_then(|rest| rest.find('.')) {
-        Some(dot) => name.get(..slash + dot).unwrap_or(name),
-        None => name,
     }
 }
 
