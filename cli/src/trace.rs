@@ -321,20 +321,21 @@ fn report_refused(refused: &[Refused], functions: &[DecodedFunction]) -> usize {
     let mut notes = Notes::default();
     let mut lost_entries = std::collections::BTreeSet::new();
     for r in refused {
+        const ENOTSUPP: i32 = 524;
+        let error = match r.error.raw_os_error() {
+            Some(ENOTSUPP) => "ENOTSUPP: an instruction it will not single-step".to_string(),
+            _ => r.error.to_string(),
+        };
         let i = (r.point.spec / 2) as usize;
         let name = functions.get(i).map_or("?", |f| f.name.as_str());
         let note = match r.point.kind {
             SiteKind::Entry => {
                 lost_entries.insert(i);
-                format!(
-                    "not traced: the kernel refused its entry probe ({})",
-                    r.error
-                )
+                format!("not traced: the kernel refused its entry probe ({error})")
             }
-            SiteKind::Return => format!(
-                "some returns not probed: the kernel refused them ({})",
-                r.error
-            ),
+            SiteKind::Return => {
+                format!("some returns not probed: the kernel refused them ({error})")
+            }
         };
         notes.add(note, name);
     }

@@ -53,12 +53,12 @@ pub enum TraceError {
         detail: String,
     },
     /// Loading or attaching failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Bpf {
         /// What was being done.
         what: String,
         /// The error.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -68,7 +68,7 @@ fn bpf<E: std::error::Error + Send + Sync + 'static>(
     let what = what.into();
     move |e| TraceError::Bpf {
         what,
-        source: Box::new(e),
+        cause: Box::new(e),
     }
 }
 
@@ -179,24 +179,25 @@ pub struct Refused {
 }
 
 /// Why the kernel would refuse a uprobe on the x86-64 instruction starting `code`, if it
-/// would: an `INT3` (it is a breakpoint already: Go writes one where execution must never
-/// arrive, as in `runtime.abort`), or a legacy prefix the kernel refuses to single-step
-/// (`ES`, `CS`, `DS`, `SS` segment overrides and `LOCK`; arch/x86/kernel/uprobes.c
-/// `is_prefix_bad`). Checked before attaching, so that one such site does not fail a whole
-/// `uprobe_multi` link; [`Tracer::attach`] still finds any other refused site by bisection.
+/// certainly would (arch/x86/kernel/uprobes.c): a breakpoint or interrupt (`INT3`, `INT n`,
+/// `INT1`, `INTO`), `IRET` or `HLT`, which it neither single-steps nor emulates (Go's
+/// `runtime.abort` is `INT $3`, where execution must never arrive), or a legacy prefix it
+/// refuses (`ES`, `CS`, `DS`, `SS` segment overrides and `LOCK`, `is_prefix_bad`). Checked
+/// before attaching, so that such a site does not fail a whole `uprobe_multi` link;
+/// [`Tracer::attach`] still finds any other refused site by bisection.
 pub fn uprobe_refusal(code: &[u8]) -> Option<&'static str> {
-    const INT3: u8 = 0xcc;
     for &b in code.iter().take(15) {
-        match b {
-            INT3 => return Some("an INT3 instruction"),
-            0x26 | 0x2e | 0x36 | 0x3e => {
-                return Some("an instruction with a segment prefix the kernel will not single-step")
-            }
-            0xf0 => return Some("a LOCK-prefixed instruction"),
+        return Some(match b {
+            0xcc => "an INT3 instruction",
+            0xcd | 0xce | 0xf1 => "an interrupt instruction",
+            0xcf => "an IRET instruction",
+            0xf4 => "a HLT instruction",
+            0x26 | 0x2e | 0x36 | 0x3e => "an instruction with an ES, CS, DS or SS prefix",
+            0xf0 => "a LOCK-prefixed instruction",
             // Prefixes the kernel accepts: FS, GS, operand and address size, REP/REPNE, REX.
             0x64 | 0x65 | 0x66 | 0x67 | 0xf2 | 0xf3 | 0x40..=0x4f => continue,
             _ => return None,
-        }
+        });
     }
     None
 }
@@ -513,6 +514,22 @@ pub fn fsbase_offset() -> Result<u64, TraceError> {
 mod tests {
     use super::*;
     use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF, WORD_REG};
+
+    #[test]
+    fn sites_the_kernel_refuses() {
+        assert_eq!(uprobe_refusal(&[0xcc]), Some("an INT3 instruction"));
+        // runtime.abort: INT $3.
+        assert_eq!(
+            uprobe_refusal(&[0xcd, 0x03]),
+            Some("an interrupt instruction")
+        );
+        assert!(uprobe_refusal(&[0xf0, 0x48, 0x0f, 0xb1, 0x0a]).is_some()); // LOCK CMPXCHG
+        assert!(uprobe_refusal(&[0x66, 0x2e, 0x0f, 0x1f, 0x84]).is_some()); // NOPW %cs:
+        assert_eq!(uprobe_refusal(&[0xc3]), None); // RET
+        assert_eq!(uprobe_refusal(&[0x49, 0x3b, 0x66, 0x10]), None); // CMPQ SP, 16(R14)
+        assert_eq!(uprobe_refusal(&[0x64, 0x48, 0x8b, 0x0c, 0x25]), None); // MOVQ FS:..., CX
+        assert_eq!(uprobe_refusal(&[]), None);
+    }
 
     #[test]
     fn malformed_specs_are_refused() {
