@@ -372,12 +372,10 @@ impl Tracer {
         let mut probes = Probes::default();
         let mut failed = Vec::new();
         if let Some(prog) = &self.multi_prog {
-            attach_bisecting(prog, binary, &pairs, 0, pid, &mut probes.links, &mut failed)
-                .map_err(bpf(format!(
-                    "attaching {} uprobes to {}",
-                    pairs.len(),
-                    binary.display()
-                )))?;
+            let mut link = |points: &[(u64, u64)]| multi::attach(prog, binary, points, pid);
+            attach_bisecting(&mut link, &pairs, 0, &mut probes.links, &mut failed).map_err(bpf(
+                format!("attaching {} uprobes to {}", pairs.len(), binary.display()),
+            ))?;
         } else {
             let prog: &UProbe = self
                 .ebpf
@@ -471,23 +469,22 @@ impl Tracer {
     }
 }
 
-/// Attaches `points` with `uprobe_multi` links: one link for all of them when the kernel takes
-/// them all; when it refuses one (a link is all or nothing), each half separately, down to the
-/// refused points, which go to `refused` with their index (`base` + position). Halves that
-/// attach stay attached, in order, so return probes still go live before entry probes.
-fn attach_bisecting(
-    prog: &std::os::fd::OwnedFd,
-    binary: &Path,
+/// Attaches `points` with links made by `attach` (one `uprobe_multi` link each): one link for
+/// all of them when the kernel takes them all; when it refuses one (a link is all or
+/// nothing), each half separately, down to the refused points, which go to `refused` with
+/// their index (`base` + position). Halves that attach stay attached, in order, so return
+/// probes still go live before entry probes. A failure that is not a refusal ends it.
+fn attach_bisecting<L>(
+    attach: &mut impl FnMut(&[(u64, u64)]) -> std::io::Result<L>,
     points: &[(u64, u64)],
     base: usize,
-    pid: Option<u32>,
-    links: &mut Vec<(std::os::fd::OwnedFd, usize)>,
+    links: &mut Vec<(L, usize)>,
     refused: &mut Vec<(usize, std::io::Error)>,
 ) -> std::io::Result<()> {
     if points.is_empty() {
         return Ok(());
     }
-    match multi::attach(prog, binary, points, pid) {
+    match attach(points) {
         Ok(link) => {
             links.push((link, points.len()));
             Ok(())
@@ -498,8 +495,8 @@ fn attach_bisecting(
                 return Ok(());
             }
             let (left, right) = points.split_at(points.len() / 2);
-            attach_bisecting(prog, binary, left, base, pid, links, refused)?;
-            attach_bisecting(prog, binary, right, base + left.len(), pid, links, refused)
+            attach_bisecting(attach, left, base, links, refused)?;
+            attach_bisecting(attach, right, base + left.len(), links, refused)
         }
         Err(e) => Err(e),
     }
@@ -514,6 +511,42 @@ pub fn fsbase_offset() -> Result<u64, TraceError> {
 mod tests {
     use super::*;
     use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF, WORD_REG};
+
+    #[test]
+    fn bisection_finds_the_refused_points_and_attaches_the_rest_in_order() {
+        const ENOTSUPP: i32 = 524;
+        let points: Vec<(u64, u64)> = (0..1000).map(|i| (i * 4, i)).collect();
+        let bad = [3u64, 4, 517, 999];
+        let mut attempts = 0;
+        let mut attach = |p: &[(u64, u64)]| {
+            attempts += 1;
+            if p.iter().any(|(_, c)| bad.contains(c)) {
+                Err(std::io::Error::from_raw_os_error(ENOTSUPP))
+            } else {
+                Ok(p.to_vec())
+            }
+        };
+        let (mut links, mut refused) = (Vec::new(), Vec::new());
+        attach_bisecting(&mut attach, &points, 0, &mut links, &mut refused).unwrap();
+        let refused: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
+        assert_eq!(refused, [3, 4, 517, 999]);
+        // Every other point is in exactly one link, in the original order.
+        let attached: Vec<u64> = links
+            .iter()
+            .flat_map(|(l, _)| l.iter().map(|p| p.1))
+            .collect();
+        let want: Vec<u64> = (0..1000).filter(|i| !bad.contains(i)).collect();
+        assert_eq!(attached, want);
+        assert!(links.iter().all(|(l, n)| l.len() == *n));
+        assert!(attempts < 100, "{attempts} attempts");
+        // Another error is no refusal: it stops everything.
+        let mut failing = |_: &[(u64, u64)]| -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(libc::EPERM))
+        };
+        let (mut links, mut refused) = (Vec::new(), Vec::new());
+        assert!(attach_bisecting(&mut failing, &points, 0, &mut links, &mut refused).is_err());
+        assert!(refused.is_empty());
+    }
 
     #[test]
     fn sites_the_kernel_refuses() {
