@@ -97,11 +97,11 @@ fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
     )
 }
 
-/// The number in "N events" of gosyms' summary, and in "M dropped".
+/// The number in "N events written" of gosyms' summary, and in "M dropped".
 fn summary_counts(stderr: &str) -> (u64, u64) {
     let line = stderr
         .lines()
-        .find(|l| l.contains(" events, "))
+        .find(|l| l.contains(" events written, "))
         .unwrap_or_else(|| panic!("no summary in {stderr}"));
     let num_before = |word: &str| -> u64 {
         let i = line.find(word).unwrap();
