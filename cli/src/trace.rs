@@ -675,14 +675,27 @@ fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
     }
     let _ = writeln!(e, "{line}");
     let p = &sink.decoder.pairing;
-    if paired && p.unpaired_calls + p.unpaired_returns + p.pending() > 0 {
-        let _ = writeln!(
-            e,
-            "gosyms: {} without a seen return (panic, tail call), {} without a seen call (the call started before tracing), {} still running",
-            count(p.unpaired_calls as usize, "call", "calls"),
-            count(p.unpaired_returns as usize, "return", "returns"),
-            count(p.pending() as usize, "call", "calls"),
-        );
+    let unpaired: Vec<String> = [
+        (
+            p.unpaired_calls,
+            "call",
+            "calls",
+            "without a seen return (panic, tail call)",
+        ),
+        (
+            p.unpaired_returns,
+            "return",
+            "returns",
+            "without a seen call (the call started before tracing)",
+        ),
+        (p.pending(), "call", "calls", "still running"),
+    ]
+    .into_iter()
+    .filter(|(n, ..)| *n > 0)
+    .map(|(n, one, many, why)| format!("{} {why}", count(n as usize, one, many)))
+    .collect();
+    if paired && !unpaired.is_empty() {
+        let _ = writeln!(e, "gosyms: {}", unpaired.join(", "));
     }
     let mut rows: Vec<(usize, u64, u64)> = sink
         .calls
