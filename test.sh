@@ -6,10 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian tools the tests run: jq (checks trace output), setpriv (runs gosyms unprivileged).
+# Debian tools the tests run: jq (checks trace output), setpriv (runs gosyms unprivileged),
+# man (formats gosyms' man pages).
 need=()
 command -v jq >/dev/null || need+=(jq)
 command -v setpriv >/dev/null || need+=(util-linux)
+command -v man >/dev/null || need+=(man-db)
 if ((${#need[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >&2
 fi

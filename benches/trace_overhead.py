@@ -263,8 +263,8 @@ def run_tracer(cmd, stats=False):
 
 
 def parse_gosyms(stderr):
-    m = re.search(r"stopped \([^)]*\): (\d+) events, (\d+) dropped", stderr)
-    a = re.search(r"with (\d+) uprobes \(program loaded in \d+ ms, attached in (\d+) ms\)", stderr)
+    m = re.search(r"stopped \([^)]*\): (\d+) events? written, (\d+) dropped", stderr)
+    a = re.search(r"with (\d+) uprobes? \(program loaded in \d+ ms, attached in (\d+) ms\)", stderr)
     if not m:
         raise RuntimeError(f"no summary from gosyms: {stderr[-1000:]}")
     return {"events": int(m.group(1)), "drops": int(m.group(2)),
@@ -464,9 +464,9 @@ def attach_times(gosyms, work, version, no_returns_flag):
         wall = time.perf_counter() - start
         if r.returncode != 0:
             raise RuntimeError(f"gosyms trace exited with {r.returncode}: {r.stderr[-1000:]}")
-        a = re.search(r"tracing (\d+) functions with (\d+) uprobes \(program loaded in (\d+) ms, "
+        a = re.search(r"tracing (\d+) functions? with (\d+) uprobes? \(program loaded in (\d+) ms, "
                       r"attached in (\d+) ms\)", r.stderr)
-        d = re.search(r"detached \d+ uprobes in (\d+) ms", r.stderr)
+        d = re.search(r"detached \d+ uprobes? in (\d+) ms", r.stderr)
         fns, ups, load_ms, ms = (int(a.group(i)) for i in range(1, 5))
         det_ms = int(d.group(1)) if d else -1
         print(f"| {fns:,} | {ups:,} | {load_ms:,} | {ms:,} | {det_ms:,} | {wall:.1f} |", flush=True)

@@ -3,13 +3,15 @@
 //! This crate is the command line only: flags, output format and exit codes. Reading binaries
 //! is the `pclntab` crate's job.
 
+mod duration;
 mod output;
+mod spawn;
 mod trace;
 
 use anyhow::{anyhow, Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pclntab::{GoBinary, Kind, VirtAddr};
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -33,6 +35,23 @@ enum Command {
     Resolve(ResolveArgs),
     /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
     Trace(trace::TraceArgs),
+    /// Print a shell completion script (e.g. `gosyms completions bash > /etc/bash_completion.d/gosyms`).
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff (e.g. `gosyms man | man -l -`, or `gosyms man > gosyms.1`).
+    Man(ManArgs),
+}
+
+#[derive(Args)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(Args)]
+struct ManArgs {
+    /// A command's own page (gosyms-trace(1)...) instead of gosyms(1).
+    command: Option<String>,
 }
 
 #[derive(Args)]
@@ -89,8 +108,9 @@ struct InfoArgs {
 struct LookupArgs {
     #[command(flatten)]
     target: Target,
-    /// Addresses: hex with 0x, or decimal.
-    #[arg(required = true, value_name = "ADDR")]
+    /// Addresses: hex with 0x, or decimal. Without any, addresses are read from stdin, one
+    /// answer per address, each written as soon as it is known (as addr2line does).
+    #[arg(value_name = "ADDR")]
     addrs: Vec<String>,
     /// One JSON object per address.
     #[arg(long)]
@@ -114,7 +134,10 @@ struct ResolveArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = run(&cli, &mut out).and_then(|code| {
@@ -131,10 +154,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// A command-line error in one line (`gosyms: ...`, exit 2); help and version as clap prints
+/// them.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    }
+    // clap's message: "error: WHAT" and indented details, then a blank line, a tip or the
+    // usage. The part before the blank line, joined, is the one line.
+    let text = e.render().to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = first.join(" ");
+    eprintln!(
+        "gosyms: {} (see --help)",
+        line.strip_prefix("error: ").unwrap_or(&line)
+    );
+    ExitCode::from(2)
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -160,6 +214,14 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             resolve(bin, a, out)
         }),
         Command::Trace(a) => trace::trace(a),
+        Command::Completions(a) => {
+            let mut cmd = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "gosyms", &mut script);
+            out.write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(a) => man(a.command.as_deref(), out),
     }
 }
 
@@ -225,7 +287,7 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
         .as_deref()
         .map(regex::Regex::new)
         .transpose()
-        .context("--filter")?;
+        .map_err(|e| anyhow!("--filter: {}", resolver::pattern::regex_error_line(&e)))?;
     let with_lines = a.json || a.lines;
     let mut funcs = bin.functions();
     if !with_lines {
@@ -288,44 +350,37 @@ fn parse_addr(s: &str) -> Result<u64> {
 }
 
 fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let addrs = a
-        .addrs
-        .iter()
-        .map(|s| parse_addr(s))
-        .collect::<Result<Vec<_>>>()?;
     let mut missed = false;
-    for addr in addrs {
-        let loc = bin.lookup(VirtAddr(addr))?;
-        missed |= loc.is_none();
-        if a.json {
-            serde_json::to_writer(&mut *out, &output::LookupEntry::new(addr, loc.as_ref()))?;
-            writeln!(out)?;
-            continue;
+    if a.addrs.is_empty() {
+        // From stdin, as addr2line: each answer flushed at once, so that it works
+        // interactively; a bad address is reported and the next line read.
+        let mut bad = false;
+        for line in io::stdin().lock().lines() {
+            for word in line
+                .context("reading addresses from stdin")?
+                .split_whitespace()
+            {
+                match parse_addr(word) {
+                    Ok(addr) => missed |= !lookup_one(bin, a.json, addr, out)?,
+                    Err(e) => {
+                        eprintln!("gosyms: {e}");
+                        bad = true;
+                    }
+                }
+                out.flush()?;
+            }
         }
-        let Some(loc) = loc else {
-            writeln!(out, "{addr:#x} ?")?;
-            continue;
-        };
-        let f = &loc.function;
-        let here = loc.frames.first();
-        writeln!(
-            out,
-            "{addr:#x} {}+{:#x} {}:{}",
-            f.name,
-            loc.offset,
-            here.and_then(|h| h.file.as_deref()).unwrap_or("?"),
-            here.and_then(|h| h.line).unwrap_or(0)
-        )?;
-        // The inlined frames, innermost first, each with its position in the next one out.
-        for (inner, outer) in loc.frames.iter().zip(loc.frames.iter().skip(1)) {
-            writeln!(
-                out,
-                "    {} inlined into {} at {}:{}",
-                inner.function,
-                outer.function,
-                outer.file.as_deref().unwrap_or("?"),
-                outer.line.unwrap_or(0)
-            )?;
+        if bad {
+            return Ok(ExitCode::from(2));
+        }
+    } else {
+        let addrs = a
+            .addrs
+            .iter()
+            .map(|s| parse_addr(s))
+            .collect::<Result<Vec<_>>>()?;
+        for addr in addrs {
+            missed |= !lookup_one(bin, a.json, addr, out)?;
         }
     }
     Ok(if missed {
@@ -333,6 +388,61 @@ fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes the answer for one address; whether it is in a function.
+fn lookup_one(bin: &GoBinary<'_>, json: bool, addr: u64, out: &mut impl Write) -> Result<bool> {
+    let loc = bin.lookup(VirtAddr(addr))?;
+    if json {
+        serde_json::to_writer(&mut *out, &output::LookupEntry::new(addr, loc.as_ref()))?;
+        writeln!(out)?;
+        return Ok(loc.is_some());
+    }
+    let Some(loc) = loc else {
+        writeln!(out, "{addr:#x} ?")?;
+        return Ok(false);
+    };
+    let f = &loc.function;
+    let here = loc.frames.first();
+    writeln!(
+        out,
+        "{addr:#x} {}+{:#x} {}:{}",
+        f.name,
+        loc.offset,
+        here.and_then(|h| h.file.as_deref()).unwrap_or("?"),
+        here.and_then(|h| h.line).unwrap_or(0)
+    )?;
+    // The inlined frames, innermost first, each with its position in the next one out.
+    for (inner, outer) in loc.frames.iter().zip(loc.frames.iter().skip(1)) {
+        writeln!(
+            out,
+            "    {} inlined into {} at {}:{}",
+            inner.function,
+            outer.function,
+            outer.file.as_deref().unwrap_or("?"),
+            outer.line.unwrap_or(0)
+        )?;
+    }
+    Ok(true)
+}
+
+/// `gosyms man [COMMAND]`: the manual page in roff.
+fn man(command: Option<&str>, out: &mut impl Write) -> Result<ExitCode> {
+    let top = Cli::command();
+    let page = match command {
+        None => top,
+        Some(name) => {
+            let sub = top
+                .find_subcommand(name)
+                .ok_or_else(|| anyhow!("no command {name:?}: see `gosyms --help`"))?
+                .clone();
+            sub.display_name(format!("gosyms-{name}"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    out.write_all(&roff)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn resolve(bin: &GoBinary<'_>, a: &ResolveArgs, out: &mut impl Write) -> Result<ExitCode> {

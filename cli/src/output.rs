@@ -231,8 +231,10 @@ impl Info {
         match &self.moduledata {
             Some(m) => writeln!(
                 out,
-                "moduledata:  {:#x} (Go {} layout, {} text section(s))",
-                m.vaddr, m.layout, m.text_sections
+                "moduledata:  {:#x} (Go {} layout, {})",
+                m.vaddr,
+                m.layout,
+                crate::trace::count(m.text_sections, "text section", "text sections")
             )?,
             None => writeln!(out, "moduledata:  not found")?,
         }

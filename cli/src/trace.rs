@@ -1,24 +1,32 @@
-//! `gosyms trace`: resolve, load, attach, print events, detach, summarise.
+//! `gosyms trace`: spawn, attach, poll, print.
+//!
+//! Everything that can be checked (privileges, the target, the patterns, the output file,
+//! limits) is checked before anything is loaded, attached or started. Events are written and
+//! flushed as each batch is drained from the ring buffer. However tracing stops, the probes
+//! are detached first and the ring buffer drained after, so that every probe hit is written
+//! or counted: dropped (ring buffer full), not written (after `--max-events`, or once the
+//! output is closed), or undecodable.
 
+use crate::spawn::{self, Child};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use pclntab::GoBinary;
 use probe::{
-    AttachPoint, DecodedFunction, Decoder, FunctionCapture, GoroutineAccess, Limits, Scope,
-    TraceEvent, Tracer,
+    AttachPoint, DecodedFunction, Decoder, FunctionCapture, GoroutineAccess, Limits, Refused,
+    Scope, SiteKind, TraceEvent, Tracer,
 };
 use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// JSON Lines (the default when stdout is not a terminal).
+    /// JSON Lines (the default when the events do not go to a terminal).
     Json,
     /// One readable line per event (the default on a terminal).
     Text,
@@ -28,7 +36,8 @@ pub enum Format {
 #[command(
     after_help = "Targets: `gosyms trace BINARY PATTERN...` traces every process running \
 BINARY; `gosyms trace --pid PID PATTERN...` one running process; `gosyms trace PATTERN... -- CMD \
-ARGS...` starts CMD and traces it from its first instruction."
+ARGS...` starts CMD and traces it from its first instruction. With -- CMD and events on stdout, \
+the command's stdout goes to stderr, so that `gosyms trace ... -- CMD | jq` reads only events."
 )]
 pub struct TraceArgs {
     /// The binary (unless --pid or -- CMD is given), then the functions: names, globs,
@@ -47,7 +56,10 @@ pub struct TraceArgs {
     /// Output format.
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// Write events here instead of stdout.
+    /// JSON Lines: the same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// Write events to this file instead of stdout (`-` is stdout).
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
     /// Bytes of each string (and []byte) to capture.
@@ -56,12 +68,12 @@ pub struct TraceArgs {
     /// Elements of each slice to capture.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=512))]
     max_elems: u32,
-    /// Stop after this long (e.g. 10s, 500ms, 2m).
-    #[arg(long, value_parser = parse_duration)]
+    /// Stop after this long, in Go's syntax (300ms, 1.5s, 10s, 1h30m).
+    #[arg(long, value_parser = parse_duration_limit)]
     duration: Option<Duration>,
-    /// Stop after this many events.
-    #[arg(long)]
-    max_events: Option<u64>,
+    /// Stop after writing this many events (the events captured after them are counted).
+    #[arg(long, value_parser = parse_max_events)]
+    max_events: Option<NonZeroU64>,
     /// Probe entries only: arguments, no results or durations (half the probes).
     #[arg(long)]
     no_returns: bool,
@@ -78,25 +90,22 @@ fn parse_ring(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit in {s}: use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+fn parse_duration_limit(s: &str) -> Result<Duration, String> {
+    let d = crate::duration::parse(s)?;
+    if d.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(d)
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
+fn parse_max_events(s: &str) -> Result<NonZeroU64, String> {
+    let n: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    NonZeroU64::new(n).ok_or_else(|| "must be at least 1".to_string())
+}
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+/// `n` and the noun, singular or plural.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
 /// Finds a command the way a shell would.
@@ -116,6 +125,32 @@ enum Target {
     All(PathBuf),
     Pid(NonZeroU32),
     Command(PathBuf),
+}
+
+impl TraceArgs {
+    /// Whether events go to stdout (no `-o`, or `-o -`).
+    fn events_to_stdout(&self) -> bool {
+        self.output.as_deref().is_none_or(|p| p == Path::new("-"))
+    }
+
+    fn format(&self) -> Format {
+        match (self.json, self.format) {
+            (true, _) => Format::Json,
+            (false, Some(f)) => f,
+            (false, None) if self.events_to_stdout() && io::stdout().is_terminal() => Format::Text,
+            (false, None) => Format::Json,
+        }
+    }
+
+    /// Opens where the events go: checked before anything is attached or started.
+    fn open_output(&self) -> Result<Box<dyn Write>> {
+        match &self.output {
+            Some(p) if p != Path::new("-") => Ok(Box::new(
+                std::fs::File::create(p).with_context(|| p.display().to_string())?,
+            )),
+            _ => Ok(Box::new(io::stdout().lock())),
+        }
+    }
 }
 
 pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
@@ -147,6 +182,343 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     })
 }
 
+/// Notes grouped by text: one line per note, naming the functions it applies to.
+#[derive(Default)]
+struct Notes(Vec<(String, Vec<String>)>);
+
+impl Notes {
+    fn add(&mut self, note: String, function: &str) {
+        match self.0.iter_mut().find(|(n, _)| *n == note) {
+            Some((_, fs)) if fs.last().is_some_and(|f| f == function) => {}
+            Some((_, fs)) => fs.push(function.to_string()),
+            None => self.0.push((note, vec![function.to_string()])),
+        }
+    }
+
+    /// Prints each note once, naming up to `names` of its functions.
+    fn print(&self, names: usize) {
+        for (note, functions) in self.0.iter().take(20) {
+            let shown = functions
+                .iter()
+                .take(names)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            match functions.len() {
+                n if n <= names => eprintln!("gosyms: {shown}: {note}"),
+                n => eprintln!("gosyms: {shown} and {} more: {note}", n - names),
+            }
+        }
+        if self.0.len() > 20 {
+            eprintln!("gosyms: ... and {} more notes", self.0.len() - 20);
+        }
+    }
+}
+
+/// What to load and attach for the plans.
+struct ProbeSet {
+    specs: Vec<probe::ProbeSpec>,
+    points: Vec<AttachPoint>,
+    functions: Vec<DecodedFunction>,
+    /// Functions left out before attaching (an entry the kernel would refuse).
+    skipped: usize,
+}
+
+/// Specs and attach points for the plans: spec `2i` is function `i`'s entry, `2i + 1` its
+/// returns. Sites the kernel would refuse are left out here, with a note.
+fn probe_set(
+    plans: &[resolver::Plan],
+    bin: &GoBinary<'_>,
+    a: &TraceArgs,
+    notes: &mut Notes,
+) -> Result<ProbeSet> {
+    let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
+    let fsbase = if needs_tls {
+        match probe::fsbase_offset() {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("gosyms: no goroutine ids for stack-ABI functions: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let limits = Limits {
+        max_str: a.max_str,
+        max_elems: a.max_elems,
+    };
+    let code_at = |offset: u64| {
+        usize::try_from(offset)
+            .ok()
+            .and_then(|o| bin.container.file.get(o..))
+            .unwrap_or_default()
+    };
+    let mut set = ProbeSet {
+        specs: Vec::with_capacity(2 * plans.len()),
+        points: Vec::new(),
+        functions: Vec::with_capacity(plans.len()),
+        skipped: 0,
+    };
+    for (i, plan) in plans.iter().enumerate() {
+        let cap = FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits);
+        probe::validate(&plan.function, &cap.entry)?;
+        probe::validate(&plan.function, &cap.ret)?;
+        let entry_spec = u32::try_from(2 * i)?;
+        let entry = plan.entry_probe;
+        if let Some(why) = probe::uprobe_refusal(code_at(entry.file_offset)) {
+            notes.add(
+                format!("not traced: the kernel cannot probe its entry ({why})"),
+                &plan.function,
+            );
+            set.skipped += 1;
+        } else {
+            set.points.push(AttachPoint {
+                file_offset: entry.file_offset,
+                spec: entry_spec,
+                kind: SiteKind::Entry,
+            });
+            for r in plan.returns.iter().filter(|_| !a.no_returns) {
+                if let Some(why) = probe::uprobe_refusal(code_at(r.file_offset)) {
+                    notes.add(
+                        format!("a return at {:#x} is not probed ({why})", r.vaddr),
+                        &plan.function,
+                    );
+                    continue;
+                }
+                set.points.push(AttachPoint {
+                    file_offset: r.file_offset,
+                    spec: entry_spec + 1,
+                    kind: SiteKind::Return,
+                });
+            }
+            // The resolver notes functions without return instructions already.
+            if let (Some(why), false) = (&plan.returns_unsupported, a.no_returns) {
+                notes.add(format!("calls only ({why})"), &plan.function);
+            }
+            for n in plan.notes.iter().chain(&cap.notes) {
+                notes.add(n.clone(), &plan.function);
+            }
+        }
+        set.specs.push(cap.entry);
+        set.specs.push(cap.ret);
+        set.functions.push(DecodedFunction {
+            name: plan.function.clone(),
+            entry: cap.entry_recipe,
+            ret: cap.ret_recipe,
+            entry_probe_vaddr: entry.vaddr,
+        });
+    }
+    if set.points.is_empty() {
+        bail!("none of the matching functions can be probed");
+    }
+    Ok(set)
+}
+
+/// Says which sites the kernel refused (one line per function) and how many functions are
+/// still traced.
+fn report_refused(refused: &[Refused], functions: &[DecodedFunction]) -> usize {
+    let mut notes = Notes::default();
+    let mut lost_entries = std::collections::BTreeSet::new();
+    for r in refused {
+        const ENOTSUPP: i32 = 524;
+        let error = match r.error.raw_os_error() {
+            Some(ENOTSUPP) => "ENOTSUPP: an instruction it will not single-step".to_string(),
+            _ => r.error.to_string(),
+        };
+        let i = (r.point.spec / 2) as usize;
+        let name = functions.get(i).map_or("?", |f| f.name.as_str());
+        let note = match r.point.kind {
+            SiteKind::Entry => {
+                lost_entries.insert(i);
+                format!("not traced: the kernel refused its entry probe ({error})")
+            }
+            SiteKind::Return => {
+                format!("some returns not probed: the kernel refused them ({error})")
+            }
+        };
+        notes.add(note, name);
+    }
+    notes.print(20);
+    lost_entries.len()
+}
+
+/// Why tracing stopped.
+enum Stop {
+    CommandExited(std::process::ExitStatus),
+    ProcessExited,
+    Signal(i32),
+    Duration,
+    MaxEvents,
+    OutputClosed,
+    OutputFailed,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::CommandExited(_) => f.write_str("the command exited"),
+            Stop::ProcessExited => f.write_str("the process exited"),
+            Stop::Signal(s) => f.write_str(spawn::signal_name(*s)),
+            Stop::Duration => f.write_str("--duration reached"),
+            Stop::MaxEvents => f.write_str("--max-events reached"),
+            Stop::OutputClosed => f.write_str("output closed"),
+            Stop::OutputFailed => f.write_str("writing events failed"),
+        }
+    }
+}
+
+/// Watches a process given by pid for its exit (a pidfd, immune to pid reuse).
+struct ProcessWatch {
+    pidfd: Option<OwnedFd>,
+    pid: NonZeroU32,
+}
+
+impl ProcessWatch {
+    fn new(pid: NonZeroU32) -> Self {
+        // SAFETY: pidfd_open(pid, 0) returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.get() as libc::pid_t, 0) };
+        let pidfd = (fd >= 0).then(|| {
+            // SAFETY: the kernel just gave us this descriptor.
+            unsafe { OwnedFd::from_raw_fd(fd as i32) }
+        });
+        ProcessWatch { pidfd, pid }
+    }
+
+    fn exited(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        match &self.pidfd {
+            Some(fd) => {
+                let mut p = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, no waiting. A pidfd is readable once the process
+                // has exited (zombie or reaped).
+                unsafe { libc::poll(&mut p, 1, 0) > 0 }
+            }
+            None => !Path::new(&format!("/proc/{}", self.pid)).exists(),
+        }
+    }
+}
+
+/// Decodes events and writes them, counting what is written and what is not.
+struct EventSink<'a, 'data> {
+    out: io::BufWriter<Box<dyn Write>>,
+    format: Format,
+    decoder: Decoder<'a, 'data>,
+    max_events: Option<u64>,
+    /// Events written.
+    written: u64,
+    /// Of those, the ones not yet flushed (lost if the output turns out to be closed).
+    unflushed: u64,
+    /// Events not written because --max-events was reached.
+    over_limit: u64,
+    /// Events not written because the output was closed or failed.
+    unwritable: u64,
+    /// Events that could not be decoded (never expected).
+    undecodable: u64,
+    /// Why writing failed, once it has.
+    write_error: Option<io::Error>,
+    calls: Vec<u64>,
+    returns: Vec<u64>,
+}
+
+impl<'a, 'data> EventSink<'a, 'data> {
+    fn new(
+        out: Box<dyn Write>,
+        format: Format,
+        decoder: Decoder<'a, 'data>,
+        functions: usize,
+        max_events: Option<u64>,
+    ) -> Self {
+        EventSink {
+            out: io::BufWriter::with_capacity(1 << 16, out),
+            format,
+            decoder,
+            max_events,
+            written: 0,
+            unflushed: 0,
+            over_limit: 0,
+            unwritable: 0,
+            undecodable: 0,
+            write_error: None,
+            calls: vec![0; functions],
+            returns: vec![0; functions],
+        }
+    }
+
+    fn limit_reached(&self) -> bool {
+        self.max_events.is_some_and(|m| self.written >= m)
+    }
+
+    /// One event from the ring buffer.
+    fn take(&mut self, bytes: &[u8]) {
+        if self.write_error.is_some() {
+            self.unwritable += 1;
+            return;
+        }
+        if self.limit_reached() {
+            self.over_limit += 1;
+            return;
+        }
+        let Some(ev) = self.decoder.decode(bytes) else {
+            self.undecodable += 1;
+            return;
+        };
+        let counter = if ev.is_return {
+            &mut self.returns
+        } else {
+            &mut self.calls
+        };
+        if let Some(c) = counter.get_mut(ev.function) {
+            *c += 1;
+        }
+        let name = self.decoder.name(ev.function);
+        let r = match self.format {
+            Format::Json => write_json(&mut self.out, ev, name),
+            Format::Text => write_text(&mut self.out, &ev, name),
+        };
+        match r {
+            Ok(()) => {
+                self.written += 1;
+                self.unflushed += 1;
+            }
+            Err(e) => self.fail(e, 1),
+        }
+    }
+
+    /// Writing failed: the events not yet flushed are not written either.
+    fn fail(&mut self, e: io::Error, lost: u64) {
+        self.written -= self.unflushed;
+        self.unwritable += self.unflushed + lost;
+        self.unflushed = 0;
+        self.write_error.get_or_insert(e);
+    }
+
+    /// Flushes what was written (after each batch: events go out live).
+    fn flush(&mut self) {
+        if self.write_error.is_some() {
+            return;
+        }
+        match self.out.flush() {
+            Ok(()) => self.unflushed = 0,
+            Err(e) => self.fail(e, 0),
+        }
+    }
+
+    /// Whether writing must stop, and why.
+    fn stop(&self) -> Option<Stop> {
+        match &self.write_error {
+            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Some(Stop::OutputClosed),
+            Some(_) => Some(Stop::OutputFailed),
+            None if self.limit_reached() => Some(Stop::MaxEvents),
+            None => None,
+        }
+    }
+}
+
 /// `trace` once the binary is open.
 fn trace_binary(
     a: &TraceArgs,
@@ -167,274 +539,179 @@ fn trace_binary(
     let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref())? else {
         return Ok(ExitCode::from(1));
     };
+    let mut notes = Notes::default();
+    let set = probe_set(&plans, bin, a, &mut notes)?;
+    notes.print(3);
+    let format = a.format();
+    let out = a.open_output()?;
 
-    let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
-    let fsbase = if needs_tls {
-        match probe::fsbase_offset() {
-            Ok(o) => Some(o),
-            Err(e) => {
-                eprintln!("gosyms: no goroutine ids for stack-ABI functions: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let limits = Limits {
-        max_str: a.max_str,
-        max_elems: a.max_elems,
-    };
-    let mut specs = Vec::with_capacity(2 * plans.len());
-    let mut points = Vec::new();
-    let mut functions = Vec::with_capacity(plans.len());
-    // Notes grouped by text: one line per note, naming the functions it applies to.
-    let mut warnings: Vec<(String, Vec<String>)> = Vec::new();
-    let mut warn =
-        |note: String, function: &str| match warnings.iter_mut().find(|(n, _)| *n == note) {
-            Some((_, fs)) => fs.push(function.to_string()),
-            None => warnings.push((note, vec![function.to_string()])),
-        };
-    for (i, plan) in plans.iter().enumerate() {
-        let cap = FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits);
-        probe::validate(&plan.function, &cap.entry)?;
-        probe::validate(&plan.function, &cap.ret)?;
-        let entry_spec = u32::try_from(2 * i)?;
-        points.push(AttachPoint {
-            file_offset: plan.entry_probe.file_offset,
-            spec: entry_spec,
-        });
-        for r in plan.returns.iter().filter(|_| !a.no_returns) {
-            points.push(AttachPoint {
-                file_offset: r.file_offset,
-                spec: entry_spec + 1,
-            });
-        }
-        if plan.returns.is_empty() && !a.no_returns {
-            let why = plan
-                .returns_unsupported
-                .clone()
-                .unwrap_or_else(|| "it has no return instruction".into());
-            warn(format!("calls only ({why})"), &plan.function);
-        }
-        for n in plan.notes.iter().chain(&cap.notes) {
-            warn(n.clone(), &plan.function);
-        }
-        specs.push(cap.entry);
-        specs.push(cap.ret);
-        functions.push(DecodedFunction {
-            name: plan.function.clone(),
-            entry: cap.entry_recipe,
-            ret: cap.ret_recipe,
-            entry_probe_vaddr: plan.entry_probe.vaddr,
-        });
-    }
-    for (note, functions) in warnings.iter().take(20) {
-        let names = functions
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        match functions.len() {
-            n if n <= 3 => eprintln!("gosyms: {names}: {note}"),
-            n => eprintln!("gosyms: {names} and {} more: {note}", n - 3),
-        }
-    }
-    if warnings.len() > 20 {
-        eprintln!("gosyms: ... and {} more notes", warnings.len() - 20);
-    }
-
+    spawn::install_signal_handlers()?;
     let load_start = Instant::now();
-    let mut tracer = Tracer::load(&specs, a.buffer_mib << 20)?;
+    let mut tracer = Tracer::load(&set.specs, a.buffer_mib << 20)?;
     let loaded = load_start.elapsed();
     let attach_start = Instant::now();
-
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
-
-    let mut child = None;
-    match target {
-        Target::All(_) => tracer.attach(path, &points, Scope::All)?,
-        Target::Pid(pid) => tracer.attach(path, &points, Scope::Pid(*pid))?,
+    let (refused, mut child, watch) = match target {
+        Target::All(_) => (tracer.attach(path, &set.points, Scope::All)?, None, None),
+        Target::Pid(pid) => (
+            tracer.attach(path, &set.points, Scope::Pid(*pid))?,
+            None,
+            Some(ProcessWatch::new(*pid)),
+        ),
         Target::Command(program) => {
-            let (ch, go) = spawn_stopped(program, &a.command)?;
+            let (ch, gate) = spawn::spawn_stopped(program, &a.command, a.events_to_stdout())?;
             let pid = NonZeroU32::new(ch.id()).ok_or_else(|| anyhow!("child pid 0"))?;
-            let attached = tracer.attach(path, &points, Scope::Pid(pid));
-            if let Err(e) = attached {
-                // Kill it before it can run untraced.
-                // SAFETY: plain kill(2) on our own child.
-                unsafe { libc::kill(ch.id() as i32, libc::SIGKILL) };
-                return Err(e.into());
+            match tracer.attach(path, &set.points, Scope::Pid(pid)) {
+                // A signal while attaching: the command never runs.
+                Ok(_) if spawn::stop_signal().is_some() => {
+                    ch.kill_unstarted();
+                    eprintln!("gosyms: interrupted before the command started");
+                    return Ok(ExitCode::from(130));
+                }
+                Ok(r) => {
+                    gate.release()?;
+                    (r, Some(ch), None)
+                }
+                Err(e) => {
+                    // Kill it before it can run untraced.
+                    ch.kill_unstarted();
+                    return Err(e.into());
+                }
             }
-            go.release()?;
-            child = Some(ch);
         }
-    }
+    };
+    let attach_time = attach_start.elapsed();
+    let lost = report_refused(&refused, &set.functions);
+    let traced = plans.len() - set.skipped - lost;
     eprintln!(
-        "gosyms: tracing {} functions with {} uprobes (program loaded in {} ms, attached in {} ms)",
-        plans.len(),
-        tracer.attached(),
+        "gosyms: tracing {} with {} (program loaded in {} ms, attached in {} ms)",
+        count(traced, "function", "functions"),
+        count(tracer.attached(), "uprobe", "uprobes"),
         loaded.as_millis(),
-        attach_start.elapsed().as_millis()
+        attach_time.as_millis()
     );
 
-    let format = a
-        .format
-        .unwrap_or(if a.output.is_none() && io::stdout().is_terminal() {
-            Format::Text
-        } else {
-            Format::Json
-        });
-    let sink: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::fs::File::create(p).with_context(|| p.display().to_string())?),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut out = io::BufWriter::with_capacity(1 << 16, sink);
-    let mut decoder = Decoder::new(bin, functions);
-    let mut calls = vec![0u64; plans.len()];
-    let mut returns = vec![0u64; plans.len()];
-    let mut events = 0u64;
+    let decoder = Decoder::new(bin, set.functions);
+    let max_events = a.max_events.map(NonZeroU64::get);
+    let mut sink = EventSink::new(out, format, decoder, plans.len(), max_events);
     let start = Instant::now();
-    let mut exit = ExitCode::SUCCESS;
-    let mut stop_reason = "interrupted";
-    let mut write_error = None;
-    let mut target_gone = false;
-    loop {
-        let limit_hit = |events: u64| a.max_events.is_some_and(|m| events >= m);
-        tracer.poll(Duration::from_millis(50), |bytes| {
-            if write_error.is_some() || limit_hit(events) {
-                return;
-            }
-            let Some(ev) = decoder.decode(bytes) else {
-                return;
-            };
-            if ev.is_return {
-                returns[ev.function] += 1;
-            } else {
-                calls[ev.function] += 1;
-            }
-            events += 1;
-            let r = match format {
-                Format::Json => {
-                    let name = decoder.name(ev.function);
-                    write_json(&mut out, ev, name)
-                }
-                Format::Text => write_text(&mut out, &ev, decoder.name(ev.function)),
-            };
-            if let Err(e) = r {
-                write_error = Some(e);
-            }
-        })?;
-        if let Some(e) = write_error.take() {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                stop_reason = "output closed";
-                break;
-            }
-            return Err(e).context("writing events");
-        }
-        if target_gone {
-            break;
-        }
-        if limit_hit(events) {
-            stop_reason = "--max-events reached";
-            break;
+    let stop = loop {
+        tracer.poll(Duration::from_millis(50), |bytes| sink.take(bytes))?;
+        sink.flush();
+        if let Some(stop) = sink.stop() {
+            break stop;
         }
         if a.duration.is_some_and(|d| start.elapsed() >= d) {
-            stop_reason = "--duration reached";
-            break;
+            break Stop::Duration;
         }
-        if STOP.load(Ordering::SeqCst) {
-            break;
+        if let Some(sig) = spawn::stop_signal() {
+            break Stop::Signal(sig);
         }
         if let Some(ch) = child.as_mut() {
             if let Some(status) = ch.try_wait()? {
-                exit = exit_code(status);
-                stop_reason = "the command exited";
-                // One more round to drain what it sent before exiting.
-                target_gone = true;
-            }
-        } else if let Target::Pid(pid) = *target {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                stop_reason = "the process exited";
-                target_gone = true;
+                break Stop::CommandExited(status);
             }
         }
-    }
-    let _ = out.flush();
-    drop(out);
-    let drops = tracer.drops();
+        if watch.as_ref().is_some_and(ProcessWatch::exited) {
+            break Stop::ProcessExited;
+        }
+    };
+
+    // Detach first, then drain: no probe fires after the detach, so the last drain and the
+    // drop counter are complete.
     let probes = tracer.attached();
     let detach_start = Instant::now();
-    drop(tracer); // detaches every probe
+    tracer.detach();
+    let detach_time = detach_start.elapsed();
+    while tracer.drain(&mut |bytes| sink.take(bytes)) > 0 {}
+    sink.flush();
+    let drops = tracer.drops();
+    drop(tracer);
     eprintln!(
-        "gosyms: detached {probes} uprobes in {} ms",
-        detach_start.elapsed().as_millis()
+        "gosyms: detached {} in {} ms",
+        count(probes, "uprobe", "uprobes"),
+        detach_time.as_millis()
     );
-    if let Some(mut ch) = child {
-        // The command keeps running untraced if we stopped first; wait for it, as a shell would.
-        if !target_gone {
-            eprintln!("gosyms: detached; waiting for the command to exit");
-            exit = exit_code(ch.wait()?);
+    summary(&sink, drops, &stop, !a.no_returns);
+    if let (Stop::OutputFailed, Some(e)) = (&stop, sink.write_error.take()) {
+        return Err(e).context("writing events");
+    }
+    Ok(match (stop, child) {
+        (Stop::CommandExited(status), _) => spawn::exit_code(status),
+        (stop, Some(ch)) => wait_for_command(ch, &stop)?,
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Tracing stopped while the command runs: pass a stopping signal on, and wait for it as a
+/// shell would (a second signal ends gosyms at once).
+fn wait_for_command(mut ch: Child, stop: &Stop) -> Result<ExitCode> {
+    match stop {
+        Stop::Signal(sig) => {
+            ch.forward_stop_signal();
+            eprintln!(
+                "gosyms: passed {} to the command; waiting for it to exit",
+                spawn::signal_name(*sig)
+            );
+        }
+        _ => eprintln!("gosyms: the command runs on untraced; waiting for it to exit"),
+    }
+    Ok(spawn::exit_code(ch.wait()?))
+}
+
+fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
+    let mut e = io::stderr().lock();
+    let mut line = format!(
+        "gosyms: stopped ({stop}): {} written, {drops} dropped (ring buffer full)",
+        count(sink.written as usize, "event", "events")
+    );
+    for (n, why) in [
+        (sink.over_limit, "not written (--max-events)"),
+        (sink.unwritable, "not written (output closed or failed)"),
+        (sink.undecodable, "undecodable"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {why}"));
         }
     }
-    summary(
-        &decoder,
-        &calls,
-        &returns,
-        events,
-        drops,
-        stop_reason,
-        !a.no_returns,
-    );
-    Ok(exit)
-}
-
-fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => ExitCode::from(c as u8),
-        (None, Some(s)) => ExitCode::from(128u8.wrapping_add(s as u8)),
-        _ => ExitCode::FAILURE,
-    }
-}
-
-fn summary(
-    decoder: &Decoder<'_, '_>,
-    calls: &[u64],
-    returns: &[u64],
-    events: u64,
-    drops: u64,
-    reason: &str,
-    paired: bool,
-) {
-    let mut e = io::stderr().lock();
-    let _ = writeln!(
-        e,
-        "gosyms: stopped ({reason}): {events} events, {drops} dropped (ring buffer full)"
-    );
-    let p = &decoder.pairing;
-    if paired && p.unpaired_calls + p.unpaired_returns + p.pending() > 0 {
-        let _ = writeln!(
-            e,
-            "gosyms: {} calls without a seen return (panic, tail call), {} returns without a seen call, {} calls still running",
+    let _ = writeln!(e, "{line}");
+    let p = &sink.decoder.pairing;
+    let unpaired: Vec<String> = [
+        (
             p.unpaired_calls,
+            "call",
+            "calls",
+            "without a seen return (panic, tail call)",
+        ),
+        (
             p.unpaired_returns,
-            p.pending()
-        );
+            "return",
+            "returns",
+            "without a seen call (the call started before tracing)",
+        ),
+        (p.pending(), "call", "calls", "still running"),
+    ]
+    .into_iter()
+    .filter(|(n, ..)| *n > 0)
+    .map(|(n, one, many, why)| format!("{} {why}", count(n as usize, one, many)))
+    .collect();
+    if paired && !unpaired.is_empty() {
+        let _ = writeln!(e, "gosyms: {}", unpaired.join(", "));
     }
-    let mut rows: Vec<(usize, u64, u64)> = calls
+    let mut rows: Vec<(usize, u64, u64)> = sink
+        .calls
         .iter()
-        .zip(returns)
+        .zip(&sink.returns)
         .enumerate()
         .filter(|(_, (c, r))| **c + **r > 0)
         .map(|(i, (c, r))| (i, *c, *r))
         .collect();
+    if rows.is_empty() {
+        return;
+    }
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let _ = writeln!(e, "  {:>10} {:>10}  function", "calls", "returns");
     for (i, c, r) in rows.iter().take(50) {
-        let _ = writeln!(e, "  {c:>10} calls {r:>10} returns  {}", decoder.name(*i));
+        let _ = writeln!(e, "  {c:>10} {r:>10}  {}", sink.decoder.name(*i));
     }
     if rows.len() > 50 {
         let _ = writeln!(e, "  ... and {} more functions", rows.len() - 50);
@@ -499,108 +776,4 @@ fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<(
             ev.pid, ev.tid
         )
     }
-}
-
-/// A child that waits, between fork and exec, until the probes are attached.
-struct Gate {
-    write_fd: libc::c_int,
-}
-
-impl Gate {
-    fn release(self) -> Result<()> {
-        // SAFETY: writing one byte to our own pipe, then closing it.
-        let n = unsafe { libc::write(self.write_fd, b"g".as_ptr().cast(), 1) };
-        unsafe { libc::close(self.write_fd) };
-        if n != 1 {
-            bail!(
-                "could not start the command: {}",
-                io::Error::last_os_error()
-            );
-        }
-        Ok(())
-    }
-}
-
-/// A started command.
-struct Child {
-    pid: libc::pid_t,
-}
-
-impl Child {
-    fn id(&self) -> u32 {
-        self.pid as u32
-    }
-
-    fn wait_flags(&mut self, flags: libc::c_int) -> io::Result<Option<std::process::ExitStatus>> {
-        use std::os::unix::process::ExitStatusExt;
-        let mut status = 0;
-        loop {
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r == self.pid {
-                return Ok(Some(std::process::ExitStatus::from_raw(status)));
-            }
-            if r == 0 {
-                return Ok(None);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    }
-
-    fn try_wait(&mut self) -> io::Result<Option<std::process::ExitStatus>> {
-        self.wait_flags(libc::WNOHANG)
-    }
-
-    fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
-        self.wait_flags(0)?
-            .ok_or_else(|| io::Error::other("waitpid returned nothing"))
-    }
-}
-
-/// Forks a child that waits, before exec, until the probes are attached: then no call of the
-/// program, not even during its start-up, is missed. (std's `Command` cannot do this: its
-/// `spawn` waits for the exec.)
-/// `program` is `command[0]` found on the PATH.
-fn spawn_stopped(program: &Path, command: &[OsString]) -> Result<(Child, Gate)> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let path = CString::new(program.as_os_str().as_bytes())?;
-    let argv: Vec<CString> = command
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe2 fills two fds.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error()).context("pipe");
-    }
-    let [read_fd, write_fd] = fds;
-    // SAFETY: after fork the child calls only async-signal-safe functions (close, read,
-    // signal, execv, _exit) on memory prepared before the fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error()).context("fork");
-    }
-    if pid == 0 {
-        unsafe {
-            libc::close(write_fd);
-            let mut b = 0u8;
-            if libc::read(read_fd, (&mut b as *mut u8).cast(), 1) != 1 {
-                // The tracer went away without releasing us: do not run untraced.
-                libc::_exit(127);
-            }
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            libc::execv(path.as_ptr(), argv_ptrs.as_ptr());
-            libc::_exit(127);
-        }
-    }
-    // SAFETY: the read end is the child's.
-    unsafe { libc::close(read_fd) };
-    Ok((Child { pid }, Gate { write_fd }))
 }

@@ -61,29 +61,37 @@ fn link(prog: BorrowedFd<'_>, event: &OwnedFd, cookie: u64) -> io::Result<OwnedF
     bpf(BPF_LINK_CREATE, &mut attr)
 }
 
+/// The points that failed: each one's index in the points given, and the error.
+pub type Failures = Vec<(usize, io::Error)>;
+
 /// Attaches `prog` at each (file offset, cookie) of `binary`, for process `pid` or for all.
-/// On error, whatever was attached is detached again.
+/// Gives the attached probes and the points that failed: the caller decides whether a failure
+/// is a refusal of that one site or fatal.
 pub fn attach_all(
     prog: BorrowedFd<'_>,
     binary: &Path,
     points: &[(u64, u64)],
     pid: Option<u32>,
-) -> Result<Vec<Attached>, (u64, io::Error)> {
+) -> io::Result<(Vec<Attached>, Failures)> {
     use std::os::unix::ffi::OsStrExt;
-    let path = CString::new(binary.as_os_str().as_bytes()).map_err(|e| (0, io::Error::other(e)))?;
-    let pmu = uprobe_pmu().map_err(|e| (0, e))?;
+    let path = CString::new(binary.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let pmu = uprobe_pmu()?;
     let chunk = points.len().div_ceil(THREADS).max(1);
-    let results: Vec<Result<Vec<Attached>, (u64, io::Error)>> = std::thread::scope(|s| {
+    type Outcome = Vec<Result<Attached, (usize, io::Error)>>;
+    let results: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = points
             .chunks(chunk)
-            .map(|part| {
+            .enumerate()
+            .map(|(c, part)| {
                 let path = &path;
-                s.spawn(move || {
+                s.spawn(move || -> Outcome {
                     part.iter()
-                        .map(|&(offset, cookie)| {
+                        .enumerate()
+                        .map(|(i, &(offset, cookie))| {
+                            let index = c * chunk + i;
                             let event =
-                                perf_uprobe(pmu, path, offset, pid).map_err(|e| (offset, e))?;
-                            let link = link(prog, &event, cookie).map_err(|e| (offset, e))?;
+                                perf_uprobe(pmu, path, offset, pid).map_err(|e| (index, e))?;
+                            let link = link(prog, &event, cookie).map_err(|e| (index, e))?;
                             Ok(Attached {
                                 _link: link,
                                 _event: event,
@@ -96,28 +104,25 @@ pub fn attach_all(
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err((0, io::Error::other("attach thread panicked"))))
+                h.join().unwrap_or_else(|_| {
+                    vec![Err((
+                        usize::MAX,
+                        io::Error::other("attach thread panicked"),
+                    ))]
+                })
             })
             .collect()
     });
-    let mut all = Vec::with_capacity(points.len());
-    let mut first_error = None;
-    for r in results {
+    let mut attached = Vec::with_capacity(points.len());
+    let mut failed = Vec::new();
+    for r in results.into_iter().flatten() {
         match r {
-            Ok(v) => all.extend(v),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            Ok(a) => attached.push(a),
+            Err(e) => failed.push(e),
         }
     }
-    match first_error {
-        None => Ok(all),
-        Some(e) => {
-            detach_all(all);
-            Err(e)
-        }
-    }
+    failed.sort_by_key(|(i, _)| *i);
+    Ok((attached, failed))
 }
 
 /// Detaches every probe, from many threads at once.

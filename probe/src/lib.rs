@@ -18,12 +18,13 @@ mod typenames;
 
 pub use capture::{FunctionCapture, GoroutineAccess, Limits};
 pub use events::{DecodedFunction, Decoder, Event, Pairing, TraceEvent};
+pub use probe_common::ProbeSpec;
 pub use typenames::TypeNames;
 
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::UProbe;
 use aya::{Ebpf, EbpfLoader};
-use probe_common::{ProbeSpec, MAX_DEREFS, MAX_REGS, MAX_STACK_BYTES};
+use probe_common::{MAX_DEREFS, MAX_REGS, MAX_STACK_BYTES};
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
@@ -52,12 +53,12 @@ pub enum TraceError {
         detail: String,
     },
     /// Loading or attaching failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Bpf {
         /// What was being done.
         what: String,
         /// The error.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -67,7 +68,7 @@ fn bpf<E: std::error::Error + Send + Sync + 'static>(
     let what = what.into();
     move |e| TraceError::Bpf {
         what,
-        source: Box::new(e),
+        cause: Box::new(e),
     }
 }
 
@@ -147,6 +148,15 @@ pub fn validate(function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
     Ok(())
 }
 
+/// Which instruction of a function a probe is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteKind {
+    /// The entry probe (just past the stack check).
+    Entry,
+    /// A `RET` instruction.
+    Return,
+}
+
 /// One uprobe to attach.
 #[derive(Debug, Clone, Copy)]
 pub struct AttachPoint {
@@ -154,6 +164,50 @@ pub struct AttachPoint {
     pub file_offset: u64,
     /// Index of its spec.
     pub spec: u32,
+    /// Entry or return.
+    pub kind: SiteKind,
+}
+
+/// A probe the kernel would not place, and why. The other probes are attached.
+#[derive(Debug)]
+pub struct Refused {
+    /// The point.
+    pub point: AttachPoint,
+    /// The kernel's answer (`ENOTSUPP`, shown as "Unknown error 524", for an instruction
+    /// it will not single-step).
+    pub error: std::io::Error,
+}
+
+/// Why the kernel would refuse a uprobe on the x86-64 instruction starting `code`, if it
+/// certainly would (arch/x86/kernel/uprobes.c): a breakpoint or interrupt (`INT3`, `INT n`,
+/// `INT1`, `INTO`), `IRET` or `HLT`, which it neither single-steps nor emulates (Go's
+/// `runtime.abort` is `INT $3`, where execution must never arrive), or a legacy prefix it
+/// refuses (`ES`, `CS`, `DS`, `SS` segment overrides and `LOCK`, `is_prefix_bad`). Checked
+/// before attaching, so that such a site does not fail a whole `uprobe_multi` link;
+/// [`Tracer::attach`] still finds any other refused site by bisection.
+pub fn uprobe_refusal(code: &[u8]) -> Option<&'static str> {
+    for &b in code.iter().take(15) {
+        return Some(match b {
+            0xcc => "an INT3 instruction",
+            0xcd | 0xce | 0xf1 => "an interrupt instruction",
+            0xcf => "an IRET instruction",
+            0xf4 => "a HLT instruction",
+            0x26 | 0x2e | 0x36 | 0x3e => "an instruction with an ES, CS, DS or SS prefix",
+            0xf0 => "a LOCK-prefixed instruction",
+            // Prefixes the kernel accepts: FS, GS, operand and address size, REP/REPNE, REX.
+            0x64 | 0x65 | 0x66 | 0x67 | 0xf2 | 0xf3 | 0x40..=0x4f => continue,
+            _ => return None,
+        });
+    }
+    None
+}
+
+/// Whether an attach error is the kernel refusing one instruction (rather than a failure of
+/// the whole attach): `ENOTSUPP` (524, not in libc: kernel-internal) for an instruction it will
+/// not probe, `ENOEXEC` for one it cannot decode.
+fn is_refusal(e: &std::io::Error) -> bool {
+    const ENOTSUPP: i32 = 524;
+    matches!(e.raw_os_error(), Some(ENOTSUPP | libc::ENOEXEC))
 }
 
 /// Which processes fire the probes.
@@ -165,16 +219,37 @@ pub enum Scope {
     Pid(NonZeroU32),
 }
 
+/// Attached probes of one kind: `uprobe_multi` links (with how many probes each holds), or
+/// per-probe perf events on kernels without them.
+#[derive(Default)]
+struct Probes {
+    links: Vec<(std::os::fd::OwnedFd, usize)>,
+    perf: Vec<attach::Attached>,
+}
+
+impl Probes {
+    fn len(&self) -> usize {
+        self.perf.len() + self.links.iter().map(|(_, n)| n).sum::<usize>()
+    }
+
+    /// Detaches them. When this returns, no handler of theirs is running any more: closing a
+    /// link unregisters its uprobes and waits for the handlers in flight.
+    fn detach(&mut self) {
+        self.links.clear();
+        attach::detach_all(std::mem::take(&mut self.perf));
+    }
+}
+
 /// The loaded program with its maps.
 pub struct Tracer {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
     /// The program loaded for `uprobe_multi` links, when the kernel has them.
     multi_prog: Option<std::os::fd::OwnedFd>,
-    /// `uprobe_multi` links.
-    links: Vec<(std::os::fd::OwnedFd, usize)>,
-    /// Per-probe perf-event links (kernels without `uprobe_multi`).
-    attached: Vec<attach::Attached>,
+    /// Probes on returns: attached before, and detached after, the entry probes.
+    returns: Probes,
+    /// Entry probes.
+    entries: Probes,
 }
 
 impl Drop for Tracer {
@@ -225,62 +300,123 @@ impl Tracer {
             ebpf,
             ring,
             multi_prog,
-            links: Vec::new(),
-            attached: Vec::new(),
+            returns: Probes::default(),
+            entries: Probes::default(),
         })
     }
 
     /// Attaches one uprobe per point to `binary` (an absolute path, or `/proc/PID/exe`).
+    ///
+    /// Return probes go live before entry probes, so that a call seen is a call whose return
+    /// will be seen (a return without its call is then one that started before tracing). This
+    /// also orders two probes on one instruction (a function that is a single `RET`): the
+    /// kernel runs the handlers of one uprobe newest first, so the entry probe, attached
+    /// last, fires before the return probe, and the call comes before its return.
+    ///
+    /// A site the kernel refuses (an instruction it will not single-step) is left out and
+    /// given back with the kernel's error; every other site is attached. Any other failure,
+    /// or every site refused, is an error, and nothing stays attached.
     pub fn attach(
         &mut self,
         binary: &Path,
         points: &[AttachPoint],
         scope: Scope,
-    ) -> Result<(), TraceError> {
-        let pairs: Vec<(u64, u64)> = points
-            .iter()
-            .map(|p| (p.file_offset, u64::from(p.spec)))
-            .collect();
+    ) -> Result<Vec<Refused>, TraceError> {
         let pid = match scope {
             Scope::All => None,
             Scope::Pid(p) => Some(p.get()),
         };
-        if let Some(prog) = &self.multi_prog {
-            let link = multi::attach(prog, binary, &pairs, pid).map_err(bpf(format!(
-                "attaching {} uprobes to {}",
-                pairs.len(),
-                binary.display()
-            )))?;
-            self.links.push((link, pairs.len()));
-            return Ok(());
+        let mut refused = Vec::new();
+        for kind in [SiteKind::Return, SiteKind::Entry] {
+            let these: Vec<AttachPoint> =
+                points.iter().filter(|p| p.kind == kind).copied().collect();
+            match self.attach_kind(binary, &these, pid) {
+                Ok((probes, r)) => {
+                    let dest = match kind {
+                        SiteKind::Return => &mut self.returns,
+                        SiteKind::Entry => &mut self.entries,
+                    };
+                    dest.links.extend(probes.links);
+                    dest.perf.extend(probes.perf);
+                    refused.extend(r);
+                }
+                Err(e) => {
+                    self.detach();
+                    return Err(e);
+                }
+            }
         }
-        let prog: &UProbe = self
-            .ebpf
-            .program("gosyms_probe")
-            .ok_or_else(|| TraceError::Unsupported("program gosyms_probe missing".into()))?
-            .try_into()
-            .map_err(bpf("gosyms_probe"))?;
-        let fd = prog.fd().map_err(bpf("gosyms_probe"))?;
-        let attached =
-            attach::attach_all(fd.as_fd(), binary, &pairs, pid).map_err(|(offset, e)| {
-                bpf(format!(
-                    "attaching a uprobe at file offset {offset:#x} of {}",
-                    binary.display()
-                ))(e)
-            })?;
-        self.attached.extend(attached);
-        Ok(())
+        if !points.is_empty() && refused.len() == points.len() {
+            self.detach();
+            let first = refused.swap_remove(0);
+            return Err(bpf(format!(
+                "the kernel refused every uprobe in {} (first: file offset {:#x})",
+                binary.display(),
+                first.point.file_offset
+            ))(first.error));
+        }
+        Ok(refused)
     }
 
-    /// Detaches every probe (also done on drop).
+    /// Attaches `points` (all of one kind), leaving out the refused ones.
+    fn attach_kind(
+        &self,
+        binary: &Path,
+        points: &[AttachPoint],
+        pid: Option<u32>,
+    ) -> Result<(Probes, Vec<Refused>), TraceError> {
+        let pairs: Vec<(u64, u64)> = points
+            .iter()
+            .map(|p| (p.file_offset, u64::from(p.spec)))
+            .collect();
+        let mut probes = Probes::default();
+        let mut failed = Vec::new();
+        if let Some(prog) = &self.multi_prog {
+            let mut link = |points: &[(u64, u64)]| multi::attach(prog, binary, points, pid);
+            attach_bisecting(&mut link, &pairs, 0, &mut probes.links, &mut failed).map_err(bpf(
+                format!("attaching {} uprobes to {}", pairs.len(), binary.display()),
+            ))?;
+        } else {
+            let prog: &UProbe = self
+                .ebpf
+                .program("gosyms_probe")
+                .ok_or_else(|| TraceError::Unsupported("program gosyms_probe missing".into()))?
+                .try_into()
+                .map_err(bpf("gosyms_probe"))?;
+            let fd = prog.fd().map_err(bpf("gosyms_probe"))?;
+            let (attached, errors) = attach::attach_all(fd.as_fd(), binary, &pairs, pid)
+                .map_err(bpf(format!("attaching uprobes to {}", binary.display())))?;
+            probes.perf = attached;
+            for (i, e) in errors {
+                if !is_refusal(&e) {
+                    probes.detach();
+                    let offset = pairs.get(i).map_or(0, |p| p.0);
+                    return Err(bpf(format!(
+                        "attaching a uprobe at file offset {offset:#x} of {}",
+                        binary.display()
+                    ))(e));
+                }
+                failed.push((i, e));
+            }
+        }
+        let refused = failed
+            .into_iter()
+            .filter_map(|(i, error)| points.get(i).map(|&point| Refused { point, error }))
+            .collect();
+        Ok((probes, refused))
+    }
+
+    /// Detaches every probe (also done on drop): the entry probes first, so that no call is
+    /// seen whose return probe is already gone. When this returns no handler is running, and
+    /// every event the probes sent is in the ring buffer or counted in [`Tracer::drops`].
     pub fn detach(&mut self) {
-        self.links.clear();
-        attach::detach_all(std::mem::take(&mut self.attached));
+        self.entries.detach();
+        self.returns.detach();
     }
 
     /// How many uprobes are attached.
     pub fn attached(&self) -> usize {
-        self.attached.len() + self.links.iter().map(|(_, n)| n).sum::<usize>()
+        self.entries.len() + self.returns.len()
     }
 
     /// Waits up to `timeout` for events, then hands each waiting event's bytes to `f`.
@@ -312,7 +448,9 @@ impl Tracer {
         Ok(n)
     }
 
-    fn drain(&mut self, f: &mut impl FnMut(&[u8])) -> usize {
+    /// Hands each event waiting in the ring buffer to `f`, without waiting; returns how many
+    /// there were. After [`Tracer::detach`], draining until it returns 0 gives the last events.
+    pub fn drain(&mut self, f: &mut impl FnMut(&[u8])) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             f(&item);
@@ -331,6 +469,39 @@ impl Tracer {
     }
 }
 
+/// Attaches `points` with links made by `attach` (one `uprobe_multi` link each): one link for
+/// all of them when the kernel takes them all; when it refuses one (a link is all or
+/// nothing), each half separately, down to the refused points, which go to `refused` with
+/// their index (`base` + position). Halves that attach stay attached, in order, so return
+/// probes still go live before entry probes. A failure that is not a refusal ends it.
+fn attach_bisecting<L>(
+    attach: &mut impl FnMut(&[(u64, u64)]) -> std::io::Result<L>,
+    points: &[(u64, u64)],
+    base: usize,
+    links: &mut Vec<(L, usize)>,
+    refused: &mut Vec<(usize, std::io::Error)>,
+) -> std::io::Result<()> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    match attach(points) {
+        Ok(link) => {
+            links.push((link, points.len()));
+            Ok(())
+        }
+        Err(e) if is_refusal(&e) => {
+            if points.len() == 1 {
+                refused.push((base, e));
+                return Ok(());
+            }
+            let (left, right) = points.split_at(points.len() / 2);
+            attach_bisecting(attach, left, base, links, refused)?;
+            attach_bisecting(attach, right, base + left.len(), links, refused)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The kernel's offset of `task_struct.thread.fsbase` (for Go's TLS `g` on amd64).
 pub fn fsbase_offset() -> Result<u64, TraceError> {
     btf::fsbase_offset().map_err(TraceError::Unsupported)
@@ -340,6 +511,58 @@ pub fn fsbase_offset() -> Result<u64, TraceError> {
 mod tests {
     use super::*;
     use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF, WORD_REG};
+
+    #[test]
+    fn bisection_finds_the_refused_points_and_attaches_the_rest_in_order() {
+        const ENOTSUPP: i32 = 524;
+        let points: Vec<(u64, u64)> = (0..1000).map(|i| (i * 4, i)).collect();
+        let bad = [3u64, 4, 517, 999];
+        let mut attempts = 0;
+        let mut attach = |p: &[(u64, u64)]| {
+            attempts += 1;
+            if p.iter().any(|(_, c)| bad.contains(c)) {
+                Err(std::io::Error::from_raw_os_error(ENOTSUPP))
+            } else {
+                Ok(p.to_vec())
+            }
+        };
+        let (mut links, mut refused) = (Vec::new(), Vec::new());
+        attach_bisecting(&mut attach, &points, 0, &mut links, &mut refused).unwrap();
+        let refused: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
+        assert_eq!(refused, [3, 4, 517, 999]);
+        // Every other point is in exactly one link, in the original order.
+        let attached: Vec<u64> = links
+            .iter()
+            .flat_map(|(l, _)| l.iter().map(|p| p.1))
+            .collect();
+        let want: Vec<u64> = (0..1000).filter(|i| !bad.contains(i)).collect();
+        assert_eq!(attached, want);
+        assert!(links.iter().all(|(l, n)| l.len() == *n));
+        assert!(attempts < 100, "{attempts} attempts");
+        // Another error is no refusal: it stops everything.
+        let mut failing = |_: &[(u64, u64)]| -> std::io::Result<()> {
+            Err(std::io::Error::from_raw_os_error(libc::EPERM))
+        };
+        let (mut links, mut refused) = (Vec::new(), Vec::new());
+        assert!(attach_bisecting(&mut failing, &points, 0, &mut links, &mut refused).is_err());
+        assert!(refused.is_empty());
+    }
+
+    #[test]
+    fn sites_the_kernel_refuses() {
+        assert_eq!(uprobe_refusal(&[0xcc]), Some("an INT3 instruction"));
+        // runtime.abort: INT $3.
+        assert_eq!(
+            uprobe_refusal(&[0xcd, 0x03]),
+            Some("an interrupt instruction")
+        );
+        assert!(uprobe_refusal(&[0xf0, 0x48, 0x0f, 0xb1, 0x0a]).is_some()); // LOCK CMPXCHG
+        assert!(uprobe_refusal(&[0x66, 0x2e, 0x0f, 0x1f, 0x84]).is_some()); // NOPW %cs:
+        assert_eq!(uprobe_refusal(&[0xc3]), None); // RET
+        assert_eq!(uprobe_refusal(&[0x49, 0x3b, 0x66, 0x10]), None); // CMPQ SP, 16(R14)
+        assert_eq!(uprobe_refusal(&[0x64, 0x48, 0x8b, 0x0c, 0x25]), None); // MOVQ FS:..., CX
+        assert_eq!(uprobe_refusal(&[]), None);
+    }
 
     #[test]
     fn malformed_specs_are_refused() {

@@ -9,7 +9,12 @@ pub enum Pattern {
     /// One function, by its full name.
     Exact(String),
     /// `*` matches any run of characters, `?` one character (`main.*`, `net/http.(*conn).*`).
-    Glob(Regex),
+    Glob {
+        /// The glob as given.
+        text: String,
+        /// The equivalent anchored regular expression.
+        re: Regex,
+    },
     /// `re:REGEX`, matched anywhere in the name unless anchored.
     Regex(Regex),
     /// `NAME(PARAMS) RESULTS`: one function, with the types of its arguments and results.
@@ -21,7 +26,7 @@ pub enum Pattern {
 #[non_exhaustive]
 pub enum PatternError {
     /// An invalid regular expression.
-    #[error("bad regular expression {pattern:?}: {}", one_line(cause))]
+    #[error("bad regular expression {pattern:?}: {}", regex_error_line(cause))]
     Regex {
         /// The pattern as given.
         pattern: String,
@@ -41,8 +46,9 @@ pub enum PatternError {
     Empty,
 }
 
-/// The regex crate's errors draw a caret diagram over several lines; keep the last one.
-fn one_line(e: &regex::Error) -> String {
+/// A regex error in one line: the regex crate's errors draw a caret diagram over several
+/// lines; this keeps the last one, which says what is wrong.
+pub fn regex_error_line(e: &regex::Error) -> String {
     let text = e.to_string();
     let last = text
         .lines()
@@ -96,7 +102,10 @@ impl Pattern {
             }
             re.push('$');
             return Regex::new(&re)
-                .map(Pattern::Glob)
+                .map(|re| Pattern::Glob {
+                    text: text.to_string(),
+                    re,
+                })
                 .map_err(|cause| PatternError::Regex {
                     pattern: text.into(),
                     cause,
@@ -109,8 +118,36 @@ impl Pattern {
     pub fn matches(&self, name: &str) -> bool {
         match self {
             Pattern::Exact(n) => n == name,
-            Pattern::Glob(re) | Pattern::Regex(re) => re.is_match(name),
+            Pattern::Glob { re, .. } | Pattern::Regex(re) => re.is_match(name),
             Pattern::Signature(s) => s.matches(name),
+        }
+    }
+
+    /// The pattern as the user wrote it (a signature by its function's name).
+    pub fn text(&self) -> String {
+        match self {
+            Pattern::Exact(n) => n.clone(),
+            Pattern::Glob { text, .. } => text.clone(),
+            Pattern::Regex(re) => format!("re:{}", re.as_str()),
+            Pattern::Signature(s) => s.name.clone(),
+        }
+    }
+
+    /// Names like those the pattern was probably meant to match, when it matches nothing: for
+    /// a name, up to `max` names of `names` close to it; for a glob, up to `max` globs that
+    /// differ from it in the literal text before its first wildcard (or after its last) and
+    /// match something. Nothing for a regular expression.
+    pub fn suggestions(&self, names: &[&str], max: usize) -> Vec<String> {
+        match self {
+            Pattern::Glob { text, .. } => near_globs(text, names, max),
+            Pattern::Regex(_) => Vec::new(),
+            _ => match self.exact_name() {
+                Some(wanted) => near_matches(wanted, names.iter().copied(), max)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                None => Vec::new(),
+            },
         }
     }
 
@@ -151,6 +188,84 @@ pub fn near_matches<'a>(
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     scored.into_iter().take(max).map(|(_, n)| n).collect()
+}
+
+/// Globs like `glob` that match some of `names`: its literal text before the first wildcard
+/// (or, when it starts with one, after the last) replaced by the same part of real names at a
+/// small edit distance; the closest only.
+fn near_globs(glob: &str, names: &[&str], max: usize) -> Vec<String> {
+    let is_wild = |prev: Option<char>, c: char| c == '?' || (c == '*' && prev != Some('('));
+    let chars: Vec<char> = glob.chars().collect();
+    let wild_at: Vec<usize> = (0..chars.len())
+        .filter(|&i| {
+            let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
+            chars.get(i).is_some_and(|&c| is_wild(prev, c))
+        })
+        .collect();
+    let (Some(&first), Some(&last)) = (wild_at.first(), wild_at.last()) else {
+        return Vec::new();
+    };
+    // The literal to vary, and how a candidate is cut from a name and put back together.
+    let from_start = first > 0;
+    let literal: String = if from_start {
+        chars.iter().take(first).collect()
+    } else {
+        chars.iter().skip(last + 1).collect()
+    };
+    let rest: String = if from_start {
+        chars.iter().skip(first).collect()
+    } else {
+        chars.iter().take(last + 1).collect()
+    };
+    if literal.is_empty() {
+        return Vec::new();
+    }
+    let want = literal.to_ascii_lowercase();
+    let len = literal.chars().count();
+    let mut candidates = std::collections::BTreeSet::new();
+    for name in names {
+        let nc: Vec<char> = name.chars().collect();
+        for l in len.saturating_sub(2)..=len + 2 {
+            if l == 0 || l > nc.len() {
+                continue;
+            }
+            let part: String = if from_start {
+                nc.iter().take(l).collect()
+            } else {
+                nc.iter().skip(nc.len() - l).collect()
+            };
+            candidates.insert(part);
+        }
+    }
+    let mut scored: Vec<(usize, String)> = candidates
+        .into_iter()
+        .filter_map(|part| {
+            let d = edit_distance(&want, &part.to_ascii_lowercase(), 2);
+            (d <= 2 && part != literal).then_some((d, part))
+        })
+        .filter_map(|(d, part)| {
+            let suggestion = if from_start {
+                format!("{part}{rest}")
+            } else {
+                format!("{rest}{part}")
+            };
+            let p = Pattern::parse(&suggestion).ok()?;
+            names
+                .iter()
+                .any(|n| p.matches(n))
+                .then_some((d, suggestion))
+        })
+        .collect();
+    scored.sort();
+    // Only the closest: a longer or shorter cut of the same name is a worse spelling of it.
+    let best = scored.first().map_or(0, |(d, _)| *d);
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take_while(|(d, _)| *d == best)
+        .take(max)
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// Levenshtein distance, or `cap + 1` as soon as it must exceed `cap`.
@@ -233,6 +348,22 @@ mod tests {
             "main.(*Server).Handle"
         );
         assert!(near_matches("zzz.qqq", names.iter().copied(), 3).is_empty());
+        // Globs: the literal part before the first wildcard, or after the last.
+        let funcs = [
+            "main.main",
+            "main.fib",
+            "net/http.(*conn).serve",
+            "main.(*T).Close",
+        ];
+        let glob = |g: &str| Pattern::parse(g).unwrap().suggestions(&funcs, 3);
+        assert_eq!(glob("mian.*"), ["main.*"]);
+        assert_eq!(glob("net/htp.(*conn).*"), ["net/http.(*conn).*"]);
+        assert_eq!(glob("*.Clsoe"), ["*.Close"]);
+        assert!(glob("zzzzzz.*").is_empty());
+        assert!(Pattern::parse("re:^mian")
+            .unwrap()
+            .suggestions(&funcs, 3)
+            .is_empty());
         assert_eq!(edit_distance("kitten", "sitting", 10), 3);
     }
 }

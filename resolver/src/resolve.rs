@@ -4,7 +4,7 @@ use crate::abi::{self, Abi, Layout, Location, Piece, PieceKind, ValueLayout};
 use crate::arginfo::{self, Shape};
 use crate::check::{self, Evidence};
 use crate::dwarf::Dwarf;
-use crate::pattern::{near_matches, Pattern};
+use crate::pattern::Pattern;
 use crate::plan::{Goid, LayoutSource, Plan, Site};
 use crate::types::{Field, GoType};
 use crate::{disasm, goid};
@@ -167,16 +167,10 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             let matched = !matched.is_empty();
             if !matched {
-                let suggestions = match p.exact_name() {
-                    Some(wanted) => near_matches(wanted, all.iter().map(|n| n.as_ref()), 3)
-                        .into_iter()
-                        .map(String::from)
-                        .collect(),
-                    None => Vec::new(),
-                };
+                let names: Vec<&str> = all.iter().map(|n| n.as_ref()).collect();
                 return Err(ResolveError::NoMatch {
-                    pattern: pattern_text(p),
-                    suggestions,
+                    pattern: p.text(),
+                    suggestions: p.suggestions(&names, 3),
                 });
             }
         }
@@ -639,14 +633,6 @@ impl<'a, 'data> Resolver<'a, 'data> {
             .unwrap_or_default();
         // A malformed stream is treated as absent, not fatal: it only adds detail.
         Ok(arginfo::decode(data).ok())
-    }
-}
-
-fn pattern_text(p: &Pattern) -> String {
-    match p {
-        Pattern::Exact(n) => n.clone(),
-        Pattern::Glob(re) | Pattern::Regex(re) => re.as_str().to_string(),
-        Pattern::Signature(s) => s.name.clone(),
     }
 }
 

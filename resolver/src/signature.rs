@@ -694,11 +694,6 @@ mod tests {
         assert!(f2.matches("main.Greet") && !f2.matches("main.(*T).Greet"));
         let full = parse("main.(*Server).Rename(name string) (old string)").unwrap();
         assert!(full.qualified && full.receiver.is_none());
-        assert_eq!(package_of("net/http.(*Server).Serve"), "net/http");
-        assert_eq!(
-            package_of("gopkg.in/yaml%2ev3.Unmarshal"),
-            "gopkg.in/yaml%2ev3"
-        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod bpf;
+
 /// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
 pub fn cache() -> PathBuf {
     match std::env::var_os("GOSYMS_CACHE") {

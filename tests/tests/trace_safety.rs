@@ -79,16 +79,6 @@ fn untraced_output(calls: u32) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn finish(child: Child) -> String {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the traced program failed: {:?}",
-        out.status
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn tracer(args: &[&str]) -> Child {
     Command::new(gosyms())
         .arg("trace")
@@ -107,11 +97,11 @@ fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
     )
 }
 
-/// The number in "N events" of gosyms' summary, and in "M dropped".
+/// The number in "N events written" of gosyms' summary, and in "M dropped".
 fn summary_counts(stderr: &str) -> (u64, u64) {
     let line = stderr
         .lines()
-        .find(|l| l.contains(" events, "))
+        .find(|l| l.contains(" events written, "))
         .unwrap_or_else(|| panic!("no summary in {stderr}"));
     let num_before = |word: &str| -> u64 {
         let i = line.find(word).unwrap();
@@ -145,7 +135,7 @@ fn sigkill_of_the_tracer_leaves_the_program_unharmed() {
     wait_for("the probe to go", Duration::from_secs(10), || {
         mem_byte(pid, vaddr) == original
     });
-    assert_eq!(finish(target), expected);
+    assert_eq!(common::program_output(target), expected);
 }
 
 #[test]
@@ -166,9 +156,9 @@ fn sigint_detaches_cleanly() {
     unsafe { libc_kill(t.id() as i32, 2) };
     let (status, err) = stderr_of(t);
     assert!(status.success(), "{err}");
-    assert!(err.contains("stopped (interrupted)"), "{err}");
+    assert!(err.contains("stopped (SIGINT)"), "{err}");
     assert_eq!(mem_byte(pid, vaddr), original, "probe still in place");
-    assert_eq!(finish(target), expected);
+    assert_eq!(common::program_output(target), expected);
 }
 
 extern "C" {
@@ -210,7 +200,7 @@ fn two_tracers_on_one_process_and_the_target_exiting_under_them() {
     wait_for("the probes to be attached", Duration::from_secs(20), || {
         mem_byte(pid, vaddr) == 0xcc
     });
-    let out = finish(target);
+    let out = common::program_output(target);
     assert_eq!(out, expected);
     let (status, err) = stderr_of(a);
     assert!(status.success(), "{err}");

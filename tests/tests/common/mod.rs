@@ -51,6 +51,27 @@ pub fn scratch(what: &str) -> PathBuf {
     dir
 }
 
+/// Starts `cmd` with stdin, stdout and stderr piped.
+pub fn spawn_piped(cmd: &mut Command) -> std::process::Child {
+    use std::process::Stdio;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// The stdout of a traced program, which must have succeeded.
+pub fn program_output(child: std::process::Child) -> String {
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "the traced program failed: {:?}",
+        out.status
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// Runs `cmd` with `input` on stdin; its stdout.
 pub fn pipe(cmd: &mut Command, input: &[u8]) -> String {
     use std::io::Write;
