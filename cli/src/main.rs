@@ -5,6 +5,7 @@
 
 mod output;
 mod trace;
+mod types;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -33,15 +34,17 @@ enum Command {
     Resolve(ResolveArgs),
     /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
     Trace(trace::TraceArgs),
+    /// List the runtime type descriptors: every type reachable through interfaces or reflection.
+    Types(types::TypesArgs),
 }
 
 #[derive(Args)]
-struct Target {
+pub(crate) struct Target {
     /// The Go binary (ELF, PE or Mach-O).
-    binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// For a fat Mach-O file: which slice to read (GOARCH name: amd64, arm64).
     #[arg(long)]
-    arch: Option<String>,
+    pub(crate) arch: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -160,6 +163,9 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             resolve(bin, a, out)
         }),
         Command::Trace(a) => trace::trace(a),
+        Command::Types(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
+            types::types(bin, a, out)
+        }),
     }
 }
 
@@ -219,13 +225,16 @@ fn annotate(e: anyhow::Error, path: &Path) -> anyhow::Error {
     }
 }
 
-fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let filter = a
-        .filter
-        .as_deref()
+/// The `--filter` regular expression, if given.
+pub(crate) fn filter_regex(filter: Option<&str>) -> Result<Option<regex::Regex>> {
+    filter
         .map(regex::Regex::new)
         .transpose()
-        .context("--filter")?;
+        .context("--filter")
+}
+
+fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let filter = filter_regex(a.filter.as_deref())?;
     let with_lines = a.json || a.lines;
     let mut funcs = bin.functions();
     if !with_lines {
