@@ -1,0 +1,586 @@
+//! Type descriptors (`pclntab::typedesc`, `gosyms types`) against independent truth:
+//!
+//! - DWARF, read by Go's own `debug/dwarf` (`testdata/types/dwarftypes.go`), on every matrix
+//!   binary that has it: every DWARF type that names its runtime type descriptor
+//!   (`DW_AT_go_runtime_type`) must agree with that descriptor (kind, size, name, struct fields
+//!   with names, offsets, types and embedding, elements, keys, array lengths, parameters and
+//!   results), and every named type found in both is counted;
+//! - each stripped binary gives the same types as its unstripped twin.
+
+mod common;
+
+use pclntab::{GoBinary, TypeDetail, TypeKind, VirtAddr};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+type Row = gosyms_tests::MatrixBinary;
+
+/// One line of `dwarftypes`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct DwarfType {
+    /// The descriptor, as an offset from `moduledata.types` (an `R_ADDROFF` relocation).
+    rt: u64,
+    tag: String,
+    name: String,
+    kind: u8,
+    size: i64,
+    #[serde(rename = "type")]
+    typ: u64,
+    elem: u64,
+    key: u64,
+    count: i64,
+    fields: Vec<DwarfField>,
+    params: Vec<u64>,
+    results: Vec<u64>,
+    variadic: bool,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct DwarfField {
+    name: String,
+    offset: u64,
+    #[serde(rename = "type")]
+    typ: u64,
+    embedded: bool,
+}
+
+/// `testdata/types/dwarftypes.go`, built once by the newest toolchain.
+fn dwarftypes() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = common::scratch("dwarftypes");
+        let out = dir.join("dwarftypes");
+        gosyms_tests::go_build(
+            "1.27.3",
+            gosyms_tests::host_goarch(),
+            &gosyms_tests::repo().join("testdata/types/dwarftypes.go"),
+            &out,
+            "",
+        );
+        out
+    })
+}
+
+fn dwarf_types(path: &Path) -> Vec<DwarfType> {
+    let out = Command::new(dwarftypes())
+        .arg(path)
+        .output()
+        .expect("run dwarftypes");
+    assert!(
+        out.status.success(),
+        "dwarftypes {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// A DWARF type name written as `reflect.Type.String` writes it. DWARF names types by their
+/// linker names; reflect differs (README.md, "Type descriptors", lists these):
+/// - package paths: reflect qualifies with the package name, which for these programs is the
+///   path's last element (`*example.com/gosymsprog/shapes.Circle` is `*shapes.Circle`), except
+///   inside the type arguments of an instantiation (`atomic.Pointer[internal/godebug.value]`)
+///   and in shape types (`go.shape.struct { internal/sync.isEntry bool }`), which keep them;
+/// - a type declared inside a function has a `·N` suffix (`runtime.untracedG·4`), reflect none;
+/// - unexported field names of an unnamed struct are qualified (`struct { runtime.n int32 }`),
+///   in reflect they are not (but they are in shape types);
+/// - a struct the compiler generates no equality for is `noalg.struct { ... }`, in reflect
+///   `struct { ... }`.
+fn reflect_name(dwarf: &str) -> String {
+    let dwarf = dwarf.replace("noalg.", "");
+    let dwarf = dwarf.as_str();
+    let mut out = String::with_capacity(dwarf.len());
+    let mut token = String::new();
+    // For each open '[': whether it starts type arguments (it follows a name other than `map`).
+    let mut brackets: Vec<bool> = Vec::new();
+    let flush = |token: &mut String, out: &mut String, in_args: bool| {
+        if let Some(i) = token.find('·') {
+            if token[i + '·'.len_utf8()..]
+                .chars()
+                .all(|c| c.is_ascii_digit())
+            {
+                token.truncate(i);
+            }
+        }
+        match token.rfind('/') {
+            Some(i) if !in_args => out.push_str(&token[i + 1..]),
+            _ => out.push_str(token),
+        }
+        token.clear();
+    };
+    for (i, c) in dwarf.char_indices() {
+        let in_args = brackets.iter().any(|b| *b);
+        if token.is_empty() && !in_args && dwarf[i..].starts_with("go.shape.") {
+            out.push_str(&dwarf[i..]);
+            return unqualify_fields(&out);
+        }
+        if c.is_alphanumeric() || "_./-~%·".contains(c) {
+            token.push(c);
+            continue;
+        }
+        // `map[K]V` and the compiler's `map.group[K]V`, `map.bucket[K]V` are no instantiations.
+        let args = c == '[' && !token.is_empty() && token != "map" && !token.starts_with("map.");
+        flush(&mut token, &mut out, in_args);
+        match c {
+            '[' => brackets.push(args),
+            ']' => {
+                brackets.pop();
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    let in_args = brackets.iter().any(|b| *b);
+    flush(&mut token, &mut out, in_args);
+    unqualify_fields(&out)
+}
+
+/// `struct { runtime.n int32; runtime.gList }` as `struct { n int32; runtime.gList }`: field
+/// names lose their package; embedded fields (a type, no name) keep it; shape types keep all.
+fn unqualify_fields(s: &str) -> String {
+    if s.contains("go.shape.") {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    // Each field starts after `{ ` or `; `.
+    while let Some(j) = [rest.find("{ "), rest.find("; ")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        out.push_str(&rest[..j + 2]);
+        rest = &rest[j + 2..];
+        let (word, after) = rest.split_at(rest.find([' ', ';', '}']).unwrap_or(rest.len()));
+        if after.starts_with(' ') && !after.starts_with(" }") {
+            if let Some(dot) = word.rfind('.') {
+                out.push_str(&word[dot + 1..]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Tallies of one binary's comparison.
+#[derive(Default, Debug)]
+struct Tally {
+    compared: usize,
+    named: usize,
+    /// Descriptors DWARF names that no list or reference leads to (code uses them directly).
+    unlisted: usize,
+}
+
+fn compare_with_dwarf(row: &Row, problems: &mut Vec<String>) -> Tally {
+    let data = std::fs::read(&row.path).unwrap();
+    let bin = match GoBinary::parse(&data) {
+        Ok(b) => b,
+        Err(e) => {
+            problems.push(format!("parse: {e}"));
+            return Tally::default();
+        }
+    };
+    let descs = match bin.type_descs() {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(format!("type_descs: {e}"));
+            return Tally::default();
+        }
+    };
+    let all: HashSet<VirtAddr> = match descs.all() {
+        Ok(a) => a.into_iter().collect(),
+        Err(e) => {
+            problems.push(format!("all: {e}"));
+            return Tally::default();
+        }
+    };
+    let types = bin.moduledata.as_ref().unwrap().types.0;
+    let dwarf = dwarf_types(&row.path);
+    // Up to Go 1.22 the linker writes the runtime type of DWARF's own `uintptr` as an absolute
+    // address (DW_CLS_ADDRESS), not as an offset from `types` (cmd/link/internal/ld/dwarf.go).
+    let minor = bin.go_minor().unwrap_or(0);
+    let absolute = dwarf
+        .iter()
+        .find(|t| minor <= 22 && t.name == "uintptr" && t.tag == "BaseType")
+        .map(|t| t.rt);
+    let at = |rt: u64| {
+        if Some(rt) == absolute {
+            VirtAddr(rt)
+        } else {
+            VirtAddr(types + rt)
+        }
+    };
+    let mut tally = Tally::default();
+    for t in dwarf {
+        let addr = at(t.rt);
+        let d = match descs.get(addr) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{} at {:#x}: {e}", t.name, addr.0));
+                continue;
+            }
+        };
+        tally.compared += 1;
+        tally.named += usize::from(d.named);
+        tally.unlisted += usize::from(!all.contains(&addr));
+        let mut bad = |what: &str, dwarf: String, ours: String| {
+            problems.push(format!(
+                "{} at {:#x} ({}): {what}: DWARF {dwarf}, descriptor {ours}",
+                t.name, addr.0, t.tag
+            ))
+        };
+        let kind_number = kind_number(d.kind);
+        // DWARF's own `unsafe.Pointer` has no DW_AT_go_kind (Go 1.23+).
+        if t.kind != kind_number && t.kind != 0 {
+            bad("kind", t.kind.to_string(), kind_number.to_string());
+        }
+        if t.size >= 0 && t.size as u64 != d.size {
+            bad("size", t.size.to_string(), d.size.to_string());
+        }
+        let want = reflect_name(&t.name);
+        if want != d.name {
+            bad(
+                "name",
+                format!("{:?} ({want:?})", t.name),
+                format!("{:?}", d.name),
+            );
+        }
+        // A reference DWARF cannot resolve to a runtime type (its own `unsafe.Pointer` up to Go
+        // 1.22) is 0: anything agrees with it.
+        let same = |rt: u64, ours: VirtAddr| rt == 0 || at(rt) == ours;
+        match &d.detail {
+            TypeDetail::Struct { fields } => {
+                let ours: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{} +{} {:#x} {}", f.name, f.offset, f.typ.0, f.embedded))
+                    .collect();
+                let theirs: Vec<String> = t
+                    .fields
+                    .iter()
+                    .zip(fields.iter().map(Some).chain(std::iter::repeat(None)))
+                    .map(|(f, ours)| {
+                        let typ = match (f.typ, ours) {
+                            (0, Some(o)) => o.typ,
+                            _ => at(f.typ),
+                        };
+                        format!("{} +{} {:#x} {}", f.name, f.offset, typ.0, f.embedded)
+                    })
+                    .collect();
+                if ours != theirs {
+                    bad("fields", format!("{theirs:?}"), format!("{ours:?}"));
+                }
+            }
+            TypeDetail::Pointer { elem } => {
+                if !same(t.typ, *elem) {
+                    bad(
+                        "elem",
+                        format!("{:#x}", at(t.typ).0),
+                        format!("{:#x}", elem.0),
+                    );
+                }
+            }
+            TypeDetail::Slice { elem } | TypeDetail::Chan { elem, .. } => {
+                if !same(t.elem, *elem) {
+                    bad(
+                        "elem",
+                        format!("{:#x}", at(t.elem).0),
+                        format!("{:#x}", elem.0),
+                    );
+                }
+            }
+            TypeDetail::Array { elem, len, .. } => {
+                if !same(t.typ, *elem) || t.count != *len as i64 {
+                    bad(
+                        "elem and len",
+                        format!("{:#x} {}", at(t.typ).0, t.count),
+                        format!("{:#x} {len}", elem.0),
+                    );
+                }
+            }
+            TypeDetail::Map { key, elem, .. } => {
+                if !same(t.key, *key) || !same(t.elem, *elem) {
+                    bad(
+                        "key and elem",
+                        format!("{:#x} {:#x}", at(t.key).0, at(t.elem).0),
+                        format!("{:#x} {:#x}", key.0, elem.0),
+                    );
+                }
+            }
+            TypeDetail::Func {
+                params,
+                results,
+                variadic,
+            } => {
+                // Up to Go 1.23 DWARF lists each result as one more parameter, of type `*R`
+                // (cmd/link/internal/ld/dwarf.go: `defptrto`); from 1.24 as a parameter with
+                // DW_AT_variable_parameter, of type `R`.
+                let agrees = if minor <= 23 {
+                    t.results.is_empty()
+                        && t.params.len() == params.len() + results.len()
+                        && t.params.iter().zip(params).all(|(rt, p)| same(*rt, *p))
+                        && t.params[params.len()..].iter().zip(results).all(|(rt, r)| {
+                            *rt == 0
+                                || matches!(descs.get(at(*rt)).map(|p| p.detail),
+                                            Ok(TypeDetail::Pointer { elem }) if elem == *r)
+                        })
+                } else {
+                    t.params.len() == params.len()
+                        && t.results.len() == results.len()
+                        && t.params.iter().zip(params).all(|(rt, p)| same(*rt, *p))
+                        && t.results.iter().zip(results).all(|(rt, r)| same(*rt, *r))
+                };
+                if !agrees || t.variadic != *variadic {
+                    bad(
+                        "signature",
+                        format!("{:?} {:?} {}", t.params, t.results, t.variadic),
+                        format!("{:?}", d.detail),
+                    );
+                }
+            }
+            TypeDetail::Interface { .. } | TypeDetail::Scalar => {}
+        }
+    }
+    tally
+}
+
+fn kind_number(k: TypeKind) -> u8 {
+    (1..=26u8)
+        .find(|n| TypeKind::from_abi(*n) == Some(k))
+        .unwrap_or(0)
+}
+
+/// Runs `f` on every row, two at a time; the problems of each, labelled.
+fn for_rows<T: Send>(rows: &[Row], f: impl Fn(&Row, &mut Vec<String>) -> T + Sync) -> Vec<String> {
+    let next = Mutex::new(0usize);
+    let problems = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap();
+                    *n += 1;
+                    *n - 1
+                };
+                let Some(row) = rows.get(i) else { break };
+                let mut p = Vec::new();
+                f(row, &mut p);
+                let mut all = problems.lock().unwrap();
+                all.extend(
+                    p.into_iter()
+                        .take(20)
+                        .map(|p| format!("{}: {p}", row.label())),
+                );
+            });
+        }
+    });
+    problems.into_inner().unwrap()
+}
+
+#[test]
+fn descriptors_agree_with_dwarf() {
+    let rows: Vec<Row> = gosyms_tests::matrix()
+        .into_iter()
+        .filter(|r| !r.stripped)
+        .collect();
+    let tallies = Mutex::new(BTreeMap::new());
+    let problems = for_rows(&rows, |row, problems| {
+        let t = compare_with_dwarf(row, problems);
+        if t.named < 40 {
+            problems.push(format!("only {} named types compared: {t:?}", t.named));
+        }
+        tallies.lock().unwrap().insert(row.label(), t);
+    });
+    let tallies = tallies.into_inner().unwrap();
+    let total: usize = tallies.values().map(|t| t.compared).sum();
+    let named: usize = tallies.values().map(|t| t.named).sum();
+    let unlisted: usize = tallies.values().map(|t| t.unlisted).sum();
+    println!(
+        "{} binaries: {total} DWARF types compared with their descriptors ({named} named; {unlisted} not reached from the lists)",
+        tallies.len()
+    );
+    for (label, t) in &tallies {
+        println!("  {label}: {t:?}");
+    }
+    assert!(tallies.len() > 100, "only {} binaries", tallies.len());
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn stripped_binaries_have_their_twins_types() {
+    let rows: Vec<Row> = gosyms_tests::matrix()
+        .into_iter()
+        .filter(|r| r.stripped)
+        .collect();
+    let types_of = |path: &Path| -> Result<Vec<(u64, String)>, String> {
+        let data = std::fs::read(path).map_err(|e| e.to_string())?;
+        let bin = GoBinary::parse(&data).map_err(|e| e.to_string())?;
+        let descs = bin.type_descs().map_err(|e| e.to_string())?;
+        let all = descs.all().map_err(|e| e.to_string())?;
+        all.into_iter()
+            .map(|a| {
+                descs
+                    .name(a)
+                    .map(|n| (a.0, n.into_owned()))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let problems = for_rows(&rows, |row, problems| {
+        match (types_of(&row.path), types_of(&row.twin)) {
+            (Ok(a), Ok(b)) if a == b => {
+                if a.len() < 300 {
+                    problems.push(format!("only {} types", a.len()));
+                }
+            }
+            (Ok(a), Ok(b)) => problems.push(format!(
+                "{} types, the twin {}; first difference: {:?}",
+                a.len(),
+                b.len(),
+                a.iter().zip(&b).find(|(x, y)| x != y)
+            )),
+            (a, b) => problems.push(format!("{:?} / twin {:?}", a.err(), b.err())),
+        }
+    });
+    assert!(rows.len() > 100);
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Every method's code (`ifn`, `tfn`, through `textOff` and `textsectmap`) and every itab's
+/// first function (at its release's offset in the itab) is the entry of a function, per the
+/// function table, whose name ends with the method's name; an itab's first function is the
+/// `ifn` of its type's method of the interface's first method name.
+fn check_code_addresses(row: &Row, problems: &mut Vec<String>) -> usize {
+    let data = std::fs::read(&row.path).unwrap();
+    let bin = GoBinary::parse(&data).unwrap();
+    let descs = bin.type_descs().unwrap();
+    let mut checked = 0;
+    // The linker points itab entries of methods it eliminated at `runtime.unreachableMethod`.
+    let check = |problems: &mut Vec<String>, what: &str, addr: VirtAddr, method: &str| match bin
+        .lookup(addr)
+    {
+        Ok(Some(loc))
+            if loc.offset == 0
+                && (loc.function.name.ends_with(&format!(".{method}"))
+                    || what.starts_with("itab")
+                        && loc.function.name == "runtime.unreachableMethod") => {}
+        other => problems.push(format!(
+            "{what} {method} at {:#x}: {:?}",
+            addr.0,
+            other.map(|l| l.map(|l| (l.function.name.to_string(), l.offset)))
+        )),
+    };
+    for addr in descs.all().unwrap() {
+        let d = descs.get(addr).unwrap();
+        for m in &d.methods {
+            for (what, code) in [("ifn", m.ifn), ("tfn", m.tfn)] {
+                if let Some(c) = code {
+                    checked += 1;
+                    check(problems, &format!("{} {what}", d.name), c, &m.name);
+                }
+            }
+        }
+    }
+    for itab in descs.itabs().unwrap() {
+        let iface = descs.get(itab.interface).unwrap();
+        let typ = descs.get(itab.typ).unwrap();
+        let TypeDetail::Interface { methods } = &iface.detail else {
+            problems.push(format!("itab at {:#x}: not an interface", itab.addr.0));
+            continue;
+        };
+        let (Some(first), Some(fun0)) = (methods.first(), itab.fun0) else {
+            continue;
+        };
+        checked += 1;
+        check(
+            problems,
+            &format!("itab {} for {}", typ.name, iface.name),
+            fun0,
+            &first.name,
+        );
+        let ifn = typ
+            .methods
+            .iter()
+            .find(|m| m.name == first.name)
+            .and_then(|m| m.ifn);
+        let unreachable = bin
+            .lookup(fun0)
+            .ok()
+            .flatten()
+            .is_some_and(|l| l.function.name == "runtime.unreachableMethod");
+        if ifn.is_some_and(|ifn| ifn != fun0) && !unreachable {
+            problems.push(format!(
+                "itab {} for {}: fun[0] {:#x}, the method's ifn {:#x}",
+                typ.name,
+                iface.name,
+                fun0.0,
+                ifn.unwrap().0
+            ));
+        }
+    }
+    if checked < 100 {
+        problems.push(format!("only {checked} code addresses"));
+    }
+    checked
+}
+
+#[test]
+fn methods_and_itabs_point_at_their_code() {
+    let rows = gosyms_tests::matrix();
+    let problems = for_rows(&rows, |row, problems| {
+        check_code_addresses(row, problems);
+    });
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn dwarf_names_map_to_reflect_names() {
+    for (dwarf, reflect) in [
+        ("*example.com/gosymsprog/shapes.Circle", "*shapes.Circle"),
+        ("map[string][]*io/fs.FileMode", "map[string][]*fs.FileMode"),
+        (
+            "sync/atomic.Pointer[internal/godebug.value]",
+            "atomic.Pointer[internal/godebug.value]",
+        ),
+        (
+            "noalg.map.group[internal/abi.TypeOff]*internal/abi.Type",
+            "map.group[abi.TypeOff]*abi.Type",
+        ),
+        ("runtime.untracedG·4", "runtime.untracedG"),
+        (
+            "struct { runtime.gList; runtime.n int32 }",
+            "struct { runtime.gList; n int32 }",
+        ),
+        (
+            "[0]*go.shape.struct { internal/sync.isEntry bool }",
+            "[0]*go.shape.struct { internal/sync.isEntry bool }",
+        ),
+        ("func(*net/http.Request) error", "func(*http.Request) error"),
+    ] {
+        assert_eq!(reflect_name(dwarf), reflect, "{dwarf}");
+    }
+}
