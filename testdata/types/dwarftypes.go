@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bufio"
 	"debug/dwarf"
 	"debug/elf"
 	"debug/macho"
@@ -20,7 +21,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"bufio"
 )
 
 const (

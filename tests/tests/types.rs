@@ -5,7 +5,11 @@
 //!   (`DW_AT_go_runtime_type`) must agree with that descriptor (kind, size, name, struct fields
 //!   with names, offsets, types and embedding, elements, keys, array lengths, parameters and
 //!   results), and every named type found in both is counted;
-//! - each stripped binary gives the same types as its unstripped twin.
+//! - each stripped binary gives the same types as its unstripped twin;
+//! - `reflect`, in a program that prints what it says about its own types
+//!   (`testdata/types/reflect`), built by every installed toolchain as an executable and as
+//!   PIE (and with `GOEXPERIMENT=noswissmap` by Go 1.24 and 1.25): `gosyms types --json` on its
+//!   stripped build must say the same, read back through the documented schema.
 
 mod common;
 
@@ -583,4 +587,366 @@ fn dwarf_names_map_to_reflect_names() {
     ] {
         assert_eq!(reflect_name(dwarf), reflect, "{dwarf}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reflect, in testdata/types/reflect, against `gosyms types --json`.
+
+/// One line of `gosyms types --json`, as README.md documents it.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+struct TypeLine {
+    name: String,
+    kind: String,
+    size: u64,
+    align: u8,
+    field_align: u8,
+    ptr_bytes: u64,
+    addr: u64,
+    named: bool,
+    pkg_path: Option<String>,
+    ptr_to_this: Option<u64>,
+    direct_iface: bool,
+    elem: Option<String>,
+    key: Option<String>,
+    len: Option<u64>,
+    dir: Option<String>,
+    map: Option<MapLine>,
+    params: Option<Vec<String>>,
+    results: Option<Vec<String>>,
+    variadic: Option<bool>,
+    fields: Option<Vec<FieldLine>>,
+    methods: Option<Vec<MethodLine>>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields, tag = "impl", rename_all = "snake_case")]
+#[allow(dead_code)] // the fields are the schema
+enum MapLine {
+    Buckets {
+        bucket: String,
+        bucket_size: u16,
+        key_size: u8,
+        elem_size: u8,
+        indirect_key: bool,
+        indirect_elem: bool,
+    },
+    Swiss {
+        group: String,
+        group_size: u64,
+        keys_off: u64,
+        key_stride: u64,
+        elems_off: u64,
+        elem_stride: u64,
+        indirect_key: bool,
+        indirect_elem: bool,
+    },
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct FieldLine {
+    name: String,
+    #[serde(rename = "type")]
+    typ: String,
+    offset: u64,
+    embedded: bool,
+    exported: bool,
+    tag: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+struct MethodLine {
+    name: String,
+    exported: bool,
+    #[serde(rename = "type")]
+    typ: Option<String>,
+    ifn: Option<Option<u64>>,
+    tfn: Option<Option<u64>>,
+}
+
+/// One line of testdata/types/reflect.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ReflectLine {
+    name: String,
+    kind: String,
+    size: u64,
+    align: u8,
+    field_align: u8,
+    addr: u64,
+    named: bool,
+    pkg_path: String,
+    elem: Option<String>,
+    key: Option<String>,
+    len: Option<u64>,
+    dir: Option<String>,
+    params: Option<Vec<String>>,
+    results: Option<Vec<String>>,
+    variadic: Option<bool>,
+    fields: Option<Vec<FieldLine>>,
+    methods: Option<Vec<ReflectMethod>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ReflectMethod {
+    name: String,
+    #[serde(rename = "type")]
+    typ: String,
+}
+
+/// The installed toolchains, oldest first.
+fn releases() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(gosyms_tests::cache().join("go"))
+        .expect("no Go toolchains: run testdata/install-toolchains.sh")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("bin/go").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort_by_key(|r| {
+        r.split('.')
+            .map(|n| n.parse::<u32>().unwrap_or(0))
+            .collect::<Vec<_>>()
+    });
+    out
+}
+
+/// The reflect program built by `release` as `mode`, stripped; `noswiss` with
+/// `GOEXPERIMENT=noswissmap`.
+fn build_reflect(release: &str, mode: &str, noswiss: bool) -> PathBuf {
+    let out = common::scratch("types-reflect").join(format!(
+        "reflect-{release}-{mode}{}",
+        if noswiss { "-noswissmap" } else { "" }
+    ));
+    let env: &[(&str, &str)] = if noswiss {
+        &[("GOEXPERIMENT", "noswissmap")]
+    } else {
+        &[]
+    };
+    gosyms_tests::go_build_env(
+        release,
+        gosyms_tests::host_goarch(),
+        &gosyms_tests::repo().join("testdata/types/reflect"),
+        &out,
+        "-s -w",
+        mode,
+        env,
+    );
+    out
+}
+
+fn compare_with_reflect(binary: &Path, want_map: &str) -> Result<usize, Vec<String>> {
+    let run = Command::new(binary)
+        .output()
+        .expect("run the reflect program");
+    assert!(run.status.success(), "{}", binary.display());
+    let text = String::from_utf8(run.stdout).unwrap();
+    let mut lines = text.lines();
+    let main_at: BTreeMap<String, u64> = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let truth: Vec<ReflectLine> = lines
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let path = binary.to_str().unwrap();
+    let ours: Vec<TypeLine> = common::stdout_of(&["types", "--json", path])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    // The load bias of a PIE: main.main where it ran, less where it was linked.
+    let data = std::fs::read(binary).unwrap();
+    let bin = GoBinary::parse(&data).unwrap();
+    let mut funcs = bin.functions().without_lines();
+    let mut main_entry = None;
+    while let Some(f) = funcs.next().unwrap() {
+        if f.name == "main.main" {
+            main_entry = Some(f.entry.0);
+        }
+    }
+    let bias = main_at["main"].wrapping_sub(main_entry.expect("main.main"));
+    let by_addr: BTreeMap<u64, &TypeLine> = ours.iter().map(|t| (t.addr, t)).collect();
+    let mut problems = Vec::new();
+    for t in &truth {
+        let addr = t.addr.wrapping_sub(bias);
+        let Some(o) = by_addr.get(&addr) else {
+            problems.push(format!("{} at {addr:#x}: not listed", t.name));
+            continue;
+        };
+        let mut check = |what: &str, ok: bool, theirs: String, ours: String| {
+            if !ok {
+                problems.push(format!(
+                    "{}: {what}: reflect {theirs}, gosyms {ours}",
+                    t.name
+                ));
+            }
+        };
+        check("name", o.name == t.name, t.name.clone(), o.name.clone());
+        check("kind", o.kind == t.kind, t.kind.clone(), o.kind.clone());
+        check(
+            "size, align, field align",
+            (o.size, o.align, o.field_align) == (t.size, t.align, t.field_align),
+            format!("{} {} {}", t.size, t.align, t.field_align),
+            format!("{} {} {}", o.size, o.align, o.field_align),
+        );
+        check(
+            "named",
+            o.named == t.named,
+            t.named.to_string(),
+            o.named.to_string(),
+        );
+        if t.named {
+            let ours = o.pkg_path.clone().unwrap_or_default();
+            check("pkg_path", ours == t.pkg_path, t.pkg_path.clone(), ours);
+        }
+        check(
+            "elem, key, len, dir",
+            (&o.elem, &o.key, o.len, &o.dir) == (&t.elem, &t.key, t.len, &t.dir),
+            format!("{:?}", (&t.elem, &t.key, t.len, &t.dir)),
+            format!("{:?}", (&o.elem, &o.key, o.len, &o.dir)),
+        );
+        // The reflect program's JSON leaves empty lists out.
+        let list = |v: &Option<Vec<String>>| v.clone().unwrap_or_default();
+        check(
+            "params, results, variadic",
+            (list(&o.params), list(&o.results), o.variadic)
+                == (list(&t.params), list(&t.results), t.variadic),
+            format!("{:?}", (&t.params, &t.results, t.variadic)),
+            format!("{:?}", (&o.params, &o.results, o.variadic)),
+        );
+        check(
+            "fields",
+            o.fields.clone().unwrap_or_default() == t.fields.clone().unwrap_or_default(),
+            format!("{:?}", t.fields),
+            format!("{:?}", o.fields),
+        );
+        check(
+            "ptr_bytes",
+            o.ptr_bytes <= o.size,
+            "at most the size".into(),
+            o.ptr_bytes.to_string(),
+        );
+        // Pointer-shaped types are stored in interfaces directly.
+        if ["ptr", "map", "chan", "func", "unsafe.Pointer"].contains(&t.kind.as_str()) {
+            check(
+                "direct_iface",
+                o.direct_iface,
+                "true".into(),
+                "false".into(),
+            );
+        }
+        if let Some(p) = o.ptr_to_this {
+            let ptr = by_addr.get(&p);
+            check(
+                "ptr_to_this",
+                ptr.is_some_and(|p| p.kind == "ptr" && p.elem.as_deref() == Some(&o.name)),
+                format!("*{}", o.name),
+                format!("{:?}", ptr.map(|p| &p.name)),
+            );
+        }
+        // Code addresses: none for an interface's methods; reflect can call every exported
+        // method of a type, so the linker kept their code.
+        check(
+            "ifn, tfn",
+            o.methods.iter().flatten().all(|m| {
+                if t.kind == "interface" {
+                    m.ifn.is_none() && m.tfn.is_none()
+                } else {
+                    !m.exported || m.ifn.flatten().is_some() && m.tfn.flatten().is_some()
+                }
+            }),
+            "for exported methods of types only".into(),
+            format!("{:?}", o.methods),
+        );
+        // reflect shows an interface's methods, and only the exported methods of other types.
+        let ours: Vec<(String, String)> = o
+            .methods
+            .iter()
+            .flatten()
+            .filter(|m| t.kind == "interface" || m.exported)
+            .map(|m| (m.name.clone(), m.typ.clone().unwrap_or_default()))
+            .collect();
+        let theirs: Vec<(String, String)> = t
+            .methods
+            .iter()
+            .flatten()
+            .map(|m| (m.name.clone(), m.typ.clone()))
+            .collect();
+        check(
+            "methods",
+            ours == theirs,
+            format!("{theirs:?}"),
+            format!("{ours:?}"),
+        );
+        if t.kind == "map" {
+            let implementation = match &o.map {
+                Some(MapLine::Buckets { .. }) => "buckets",
+                Some(MapLine::Swiss { .. }) => "swiss",
+                None => "none",
+            };
+            check(
+                "map implementation",
+                implementation == want_map,
+                want_map.into(),
+                implementation.into(),
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(truth.len())
+    } else {
+        Err(problems)
+    }
+}
+
+#[test]
+fn gosyms_types_agrees_with_reflect() {
+    let mut builds = Vec::new();
+    for release in releases() {
+        let minor = pclntab::go_minor(&format!("go{release}")).unwrap();
+        let map = if minor >= 24 { "swiss" } else { "buckets" };
+        for mode in ["exe", "pie"] {
+            builds.push((release.clone(), mode, false, map));
+        }
+        if minor == 24 || minor == 25 {
+            builds.push((release.clone(), "exe", true, "buckets"));
+        }
+    }
+    let problems = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = {
+                    let mut n = next.lock().unwrap();
+                    *n += 1;
+                    *n - 1
+                };
+                let Some((release, mode, noswiss, map)) = builds.get(i) else {
+                    break;
+                };
+                let bin = build_reflect(release, mode, *noswiss);
+                let label = format!("{release} {mode} noswissmap={noswiss}");
+                match compare_with_reflect(&bin, map) {
+                    // Go 1.15 has no generics: 75 types; the others 85.
+                    Ok(n) if n >= 75 => println!("{label}: {n} types agree"),
+                    Ok(n) => problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{label}: only {n} types")),
+                    Err(p) => problems
+                        .lock()
+                        .unwrap()
+                        .extend(p.into_iter().map(|p| format!("{label}: {p}"))),
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(builds.len() >= 18, "{} builds", builds.len());
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
