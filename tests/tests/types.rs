@@ -891,6 +891,7 @@ fn compare_with_reflect(binary: &Path, want_map: &str) -> Result<usize, Vec<Stri
             );
         }
     }
+    check_map_layouts(binary, &mut problems);
     if problems.is_empty() {
         Ok(truth.len())
     } else {
@@ -943,6 +944,102 @@ fn gosyms_types_agrees_with_reflect() {
     });
     let problems = problems.into_inner().unwrap();
     assert!(builds.len() >= 18, "{} builds", builds.len());
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Each map's layout, as its descriptor gives it, agrees with its bucket or group type, a struct
+/// the compiler built (`tophash`, `keys`, `elems`, `overflow`; or `ctrl` and `slots` of `key`,
+/// `elem`; or, split, `ctrl`, `keys`, `elems`).
+fn check_map_layouts(path: &Path, problems: &mut Vec<String>) -> usize {
+    let data = std::fs::read(path).unwrap();
+    let bin = GoBinary::parse(&data).unwrap();
+    let descs = bin.type_descs().unwrap();
+    let fields_of = |a: VirtAddr| match descs.get(a).map(|d| d.detail) {
+        Ok(TypeDetail::Struct { fields }) => fields,
+        _ => vec![],
+    };
+    let size_of = |a: VirtAddr| descs.get(a).map(|d| d.size).unwrap_or(u64::MAX);
+    let elem_of = |a: VirtAddr| match descs.get(a).map(|d| d.detail) {
+        Ok(TypeDetail::Array { elem, .. }) => Some(elem),
+        _ => None,
+    };
+    let mut maps = 0;
+    for addr in descs.all().unwrap() {
+        let d = descs.get(addr).unwrap();
+        let TypeDetail::Map { layout, .. } = d.detail else {
+            continue;
+        };
+        maps += 1;
+        let ok = match layout {
+            pclntab::MapLayout::Buckets {
+                bucket,
+                key_size,
+                elem_size,
+                ..
+            } => {
+                let f = fields_of(bucket);
+                let slot = |i: usize| f.get(i).and_then(|f| elem_of(f.typ)).map(size_of);
+                f.len() == 4
+                    && f[1].offset == 8
+                    && slot(1) == Some(u64::from(key_size))
+                    && slot(2) == Some(u64::from(elem_size))
+                    && f[2].offset == 8 + 8 * u64::from(key_size)
+            }
+            pclntab::MapLayout::Swiss {
+                group,
+                keys_off,
+                key_stride,
+                elems_off,
+                elem_stride,
+                ..
+            } => {
+                let f = fields_of(group);
+                match f.len() {
+                    // ctrl, slots [8]struct { key; elem }
+                    2 => {
+                        let slot = elem_of(f[1].typ).unwrap_or(VirtAddr(0));
+                        let sf = fields_of(slot);
+                        sf.len() == 2
+                            && keys_off == f[1].offset
+                            && key_stride == size_of(slot)
+                            && elem_stride == size_of(slot)
+                            && elems_off == f[1].offset + sf[1].offset
+                    }
+                    // ctrl, keys [8]K, elems [8]V (Go 1.27, GOEXPERIMENT=mapsplitgroup)
+                    3 => {
+                        keys_off == f[1].offset
+                            && elems_off == f[2].offset
+                            && Some(key_stride) == elem_of(f[1].typ).map(size_of)
+                            && Some(elem_stride) == elem_of(f[2].typ).map(size_of)
+                    }
+                    _ => false,
+                }
+            }
+        };
+        if !ok {
+            problems.push(format!(
+                "{}: {layout:?} does not fit its group type",
+                d.name
+            ));
+        }
+    }
+    if maps < 5 {
+        problems.push(format!("only {maps} map types"));
+    }
+    maps
+}
+
+#[test]
+fn map_layouts_agree_with_their_group_types() {
+    let rows = gosyms_tests::matrix();
+    let problems = for_rows(&rows, |row, problems| {
+        check_map_layouts(&row.path, problems);
+    });
     assert!(
         problems.is_empty(),
         "{} problems:\n{}",
