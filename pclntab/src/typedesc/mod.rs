@@ -21,6 +21,9 @@
 //!
 //! Layout facts by release are in [`layout`]; each was checked against that release's sources.
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layout;
 mod name;
 mod syntax;

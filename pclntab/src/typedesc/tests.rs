@@ -281,65 +281,8 @@ impl Builder {
 /// The ELF file: one PT_LOAD from offset 0 at `BASE`, the types at `TYPES_AT`, then `extra`
 /// (typelinks, itablinks, itabs) at `TYPES_AT + TYPES_LEN`.
 fn elf(rel: Rel, types: &[u8], extra: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; TYPES_AT as usize];
-    f.extend_from_slice(types);
-    f.extend_from_slice(extra);
-    let len = f.len() as u64;
-    let big = rel.big;
-    let mut put = |at: usize, v: u64, width: usize| {
-        let b = if big {
-            v.to_be_bytes()[8 - width..].to_vec()
-        } else {
-            v.to_le_bytes()[..width].to_vec()
-        };
-        f[at..at + width].copy_from_slice(&b);
-    };
-    let is64 = rel.p == 8;
-    // e_ident: class, data, version.
-    put(0, 0x7f45_4c46, 4);
-    if !big {
-        // The magic is bytes, not a number: undo the little-endian write.
-        put(0, 0x464c_457f, 4);
-    }
-    let w = if is64 { 8 } else { 4 };
-    // e_machine: amd64 (62) for 64-bit little-endian, s390x (22) for 64-bit big-endian, 386 (3)
-    // and mips (8) for 32-bit.
-    let machine = match (is64, big) {
-        (true, false) => 62,
-        (true, true) => 22,
-        (false, false) => 3,
-        (false, true) => 8,
-    };
-    let (phoff, ehsize, phentsize) = if is64 { (64, 64, 56) } else { (52, 52, 32) };
-    put(16, 2, 2); // ET_EXEC
-    put(18, machine, 2);
-    put(20, 1, 4);
-    put(24 + w, phoff, w); // e_phoff
-    let after = 24 + 3 * w + 4; // e_flags ends here
-    put(after, ehsize, 2);
-    put(after + 2, phentsize, 2);
-    put(after + 4, 1, 2); // one program header
-    let ph = phoff as usize;
-    put(ph, 1, 4); // PT_LOAD
-    if is64 {
-        put(ph + 4, 4, 4); // r--
-        put(ph + 8, 0, 8);
-        put(ph + 16, BASE, 8);
-        put(ph + 24, BASE, 8);
-        put(ph + 32, len, 8);
-        put(ph + 40, len, 8);
-    } else {
-        put(ph + 4, 0, 4);
-        put(ph + 8, BASE, 4);
-        put(ph + 12, BASE, 4);
-        put(ph + 16, len, 4);
-        put(ph + 20, len, 4);
-        put(ph + 24, 4, 4);
-    }
-    f[4] = if is64 { 2 } else { 1 };
-    f[5] = if big { 2 } else { 1 };
-    f[6] = 1;
-    f
+    assert_eq!(TYPES_AT, super::fuzzing::BODY_AT);
+    super::fuzzing::elf(rel.p as u8, rel.big, BASE, &[types, extra].concat())
 }
 
 /// A binary's worth of types: `T` is `main.T struct { A int; Base }` with a method `M() int`
@@ -510,8 +453,8 @@ fn fixture(rel: Rel) -> Fixture {
             extra.int(4 * i as u64, x - md.types.0, 4);
         }
         md.typelinks = Some((extra_at, 2));
-        extra.word(16, extra_at + 32);
-        md.itablinks = Some((extra_at + 16, 1));
+        extra.word(8, extra_at + 32);
+        md.itablinks = Some((extra_at + 8, 1));
         extra.put(32, &itab.buf);
     }
     Fixture {
@@ -519,6 +462,34 @@ fn fixture(rel: Rel) -> Fixture {
         md,
         rel,
         addrs: a,
+    }
+}
+
+impl Fixture {
+    /// The fixture as an input of the `types` fuzz target (`super::fuzzing`).
+    fn fuzz_input(&self) -> Vec<u8> {
+        let mut h = vec![
+            (self.rel.minor - 15) as u8
+                | if self.rel.p == 4 { 0x10 } else { 0 }
+                | if self.rel.big { 0x20 } else { 0 },
+            self.rel.module() as u8,
+        ];
+        let (links, n) = self.md.typelinks.unwrap_or((0, 0));
+        let (_, m) = self.md.itablinks.unwrap_or((0, 0));
+        assert!(n == 0 || links == self.md.types.1);
+        h.extend((n as u16).to_le_bytes());
+        h.extend((m as u16).to_le_bytes());
+        h.extend((self.md.typedesclen.unwrap_or(0) as u32).to_le_bytes());
+        let (io, is) = self.md.itabs.unwrap_or((0, 0));
+        h.extend((io as u32).to_le_bytes());
+        h.extend((is as u32).to_le_bytes());
+        h.extend((TYPES_LEN as u32).to_le_bytes());
+        h.extend(self.md.types.0.to_le_bytes());
+        h.extend(self.md.text.to_le_bytes());
+        h.extend(self.md.etext.to_le_bytes());
+        assert_eq!(h.len(), super::fuzzing::HEADER);
+        h.extend_from_slice(&self.file[TYPES_AT as usize..]);
+        h
     }
 }
 
@@ -943,4 +914,49 @@ fn a_walk_that_runs_past_typedesclen_is_an_error() {
             ..
         })
     ));
+}
+
+#[test]
+fn the_fuzz_harness_reads_the_fixtures() {
+    for rel in [
+        GO119,
+        Rel {
+            minor: 16,
+            p: 4,
+            big: true,
+        },
+        Rel {
+            minor: 27,
+            p: 8,
+            big: false,
+        },
+    ] {
+        let f = fixture(rel);
+        let c = container(&f);
+        let want = TypeDescs::new(&c, &f.md, &release(&f, Some(rel.minor)))
+            .unwrap()
+            .all()
+            .unwrap();
+        let input = f.fuzz_input();
+        let got = super::fuzzing::with_descs(&input, |d| (d.all(), d.itabs().map(|i| i.len())));
+        assert_eq!(got, Some((Ok(want), Ok(1))), "go1.{}", rel.minor);
+        super::fuzzing::exercise(&input);
+    }
+}
+
+/// Inputs the `types` fuzz target found crashes with (`fuzz/regressions/types-*`): each must
+/// give `Ok` or an error, never a panic (tests run with overflow checks).
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("types-"))
+        {
+            eprintln!("{}", path.display());
+            super::fuzzing::exercise(&std::fs::read(&path).unwrap());
+        }
+    }
 }
