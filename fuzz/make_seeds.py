@@ -515,6 +515,85 @@ def fat(slices):
     return bytes(out)
 
 
+# Moduledata word indices (runtime/symtab.go) of types, etypes, typelinks (itablinks follow, 3
+# words on), typedesclen and itaboffset (itabsize follows), by layout: 0 Go 1.8, 1 Go 1.16,
+# 2 Go 1.18, 3 Go 1.20, 4 Go 1.26, 5 Go 1.27 (pclntab/src/moduledata.rs).
+MD_TYPE_WORDS = {0: (25, 26, 30, None, None), 1: (35, 36, 40, None, None),
+                 2: (35, 36, 42, None, None), 3: (37, 38, 44, None, None),
+                 4: (37, 38, 45, None, None), 5: (37, 39, None, 38, 40)}
+
+
+def types_seeds(matrix, out):
+    """Seeds of the `types` target (pclntab/src/typedesc/fuzzing.rs): the first 64 KiB of a real
+    binary's [types, etypes), the typelinks that land in it, and copies of the itabs whose
+    interface and type do, behind the target's 46-byte header."""
+    os.makedirs(os.path.join(out, "types"), exist_ok=True)
+    made = []
+    for rel, tag, minor, layout in [
+            ("1.15/linux_386/exe-stripped", "go115-386", 15, 0),
+            ("1.19/linux_arm64/exe-stripped", "go119-arm64", 19, 2),
+            ("1.21.13/linux_s390x/exe-stripped", "go121-s390x", 21, 3),
+            ("1.24.11/linux_amd64/exe-stripped", "go124-amd64", 24, 3),
+            ("1.26.6/linux_386/exe-stripped", "go126-386", 26, 4),
+            ("1.27.3/linux_amd64/exe-stripped", "go127-amd64", 27, 5),
+            ("1.27.3/linux_arm/exe-stripped", "go127-arm", 27, 5)]:
+        path = os.path.join(matrix, rel)
+        if not os.path.exists(path):
+            print("missing", path)
+            continue
+        data = open(path, "rb").read()
+        secs, is64, e, machine = elf_sections(data)
+        p = 8 if is64 else 4
+        W = "Q" if is64 else "I"
+        _, _, md = find_moduledata(secs, e, p)
+        word = lambda i: struct.unpack_from(e + W, md, i * p)[0]
+        wt, we, wl, wd, wi = MD_TYPE_WORDS[layout]
+        types, etypes = word(wt), word(we)
+        img = [(s["addr"], s["data"]) for s in secs.values() if s["data"]]
+
+        def at_addr(a, n):
+            for base, d in img:
+                if base <= a and a + n <= base + len(d):
+                    return d[a - base:a - base + n]
+            raise KeyError(hex(a))
+
+        cut = min(etypes - types, 60000)
+        region = at_addr(types, cut)
+        links, itabs = [], []
+        typedesclen = itaboffset = itabsize = 0
+        if wl is not None:
+            tl, ntl = word(wl), word(wl + 1)
+            for k in range(ntl):
+                off, = struct.unpack_from(e + "i", at_addr(tl + 4 * k, 4), 0)
+                if 0 < off < cut - 64 and len(links) < 200:
+                    links.append(off)
+            il, nil = word(wl + 3), word(wl + 4)
+            for k in range(nil):
+                a, = struct.unpack_from(e + W, at_addr(il + p * k, p), 0)
+                itab = at_addr(a, 2 * p + 8 + p)
+                inter, typ = struct.unpack_from(e + W * 2, itab, 0)
+                if inter < types + cut - 64 and typ < types + cut - 64 and len(itabs) < 20:
+                    itabs.append(itab)
+        else:
+            typedesclen = min(word(wd), cut)
+        tables = b"".join(struct.pack(e + "i", o) for o in links)
+        tail_at = types + cut + 4 * len(links) + p * len(itabs)
+        slot = 2 * p + 8 + p
+        tables += b"".join(struct.pack(e + W, tail_at + slot * k) for k in range(len(itabs)))
+        tables += b"".join(itabs)
+        flags = (minor - 15) | (0 if is64 else 0x10) | (0x20 if e == ">" else 0)
+        text = secs[".text"]
+        header = struct.pack("<BBHHIIIIQQQ", flags, layout, len(links), len(itabs), typedesclen,
+                             itaboffset, itabsize, cut, types, text["addr"],
+                             text["addr"] + text["size"])
+        assert len(header) == 46
+        blob = header + region + tables
+        with open(os.path.join(out, "types", tag), "wb") as f:
+            f.write(blob)
+        made.append(("types", tag, len(blob)))
+    return made
+
+
 def main():
     matrix, out = sys.argv[1], sys.argv[2]
     for d in ("parse", "list", "lookup", "buildinfo", "disasm", "arginfo"):
@@ -657,6 +736,7 @@ def main():
         with open(os.path.join(out, "signature", f"extra-{k}"), "w") as f:
             f.write(line)
         made.append(("signature", f"extra-{k}", len(line)))
+    made += types_seeds(matrix, out)
     for m in made:
         print(*m)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets, one after the other, each for SECONDS (default 60).
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     targets: parse list lookup buildinfo arginfo signature disasm
+#   fuzz/run.sh [SECONDS] [TARGET...]     targets: parse list lookup buildinfo arginfo signature disasm types
 #
 # Installs cargo-fuzz into $GOSYMS_CACHE/tools (default ~/.cache/gosyms/tools) on first use, and
 # needs a nightly toolchain. The corpus grows in $GOSYMS_CACHE/fuzz/corpus/TARGET (not in the
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2 # builds with nightly 1.97 (2026-05)
-ALL=(parse list lookup buildinfo arginfo signature disasm)
+ALL=(parse list lookup buildinfo arginfo signature disasm types)
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${GOSYMS_CACHE:-$HOME/.cache/gosyms}
@@ -34,6 +34,7 @@ max_len() {
         buildinfo | disasm) echo 4096 ;;
         arginfo) echo 256 ;; # the runtime's limit is 171 bytes
         signature) echo 1024 ;;
+        types) echo 65536 ;; # the seeds are 64 KiB of real descriptors
         *) echo "unknown target $1" >&2; exit 2 ;;
     esac
 }

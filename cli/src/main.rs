@@ -7,6 +7,7 @@ mod duration;
 mod output;
 mod spawn;
 mod trace;
+mod types;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -35,6 +36,8 @@ enum Command {
     Resolve(ResolveArgs),
     /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
     Trace(trace::TraceArgs),
+    /// List the runtime type descriptors: every type reachable through interfaces or reflection.
+    Types(types::TypesArgs),
     /// Print a shell completion script (e.g. `gosyms completions bash > /etc/bash_completion.d/gosyms`).
     Completions(CompletionsArgs),
     /// Print the manual page in roff (e.g. `gosyms man | man -l -`, or `gosyms man > gosyms.1`).
@@ -55,12 +58,12 @@ struct ManArgs {
 }
 
 #[derive(Args)]
-struct Target {
+pub(crate) struct Target {
     /// The Go binary (ELF, PE or Mach-O).
-    binary: PathBuf,
+    pub(crate) binary: PathBuf,
     /// For a fat Mach-O file: which slice to read (GOARCH name: amd64, arm64).
     #[arg(long)]
-    arch: Option<String>,
+    pub(crate) arch: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -214,6 +217,9 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             resolve(bin, a, out)
         }),
         Command::Trace(a) => trace::trace(a),
+        Command::Types(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
+            types::types(bin, a, out)
+        }),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();
@@ -281,13 +287,16 @@ fn annotate(e: anyhow::Error, path: &Path) -> anyhow::Error {
     }
 }
 
-fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let filter = a
-        .filter
-        .as_deref()
+/// The `--filter` regular expression, if given.
+pub(crate) fn filter_regex(filter: Option<&str>) -> Result<Option<regex::Regex>> {
+    filter
         .map(regex::Regex::new)
         .transpose()
-        .map_err(|e| anyhow!("--filter: {}", resolver::pattern::regex_error_line(&e)))?;
+        .map_err(|e| anyhow!("--filter: {}", resolver::pattern::regex_error_line(&e)))
+}
+
+fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
+    let filter = filter_regex(a.filter.as_deref())?;
     let with_lines = a.json || a.lines;
     let mut funcs = bin.functions();
     if !with_lines {

@@ -88,6 +88,36 @@ pub enum Error {
         /// The address.
         vaddr: u64,
     },
+    /// The binary has no moduledata, so its type descriptors cannot be found.
+    #[error("no moduledata found, so no type descriptors")]
+    NoModuleData,
+    /// Type descriptors of this Go release are not read.
+    #[error("type descriptors of {release} are not supported (Go 1.15 and later are)")]
+    UnsupportedTypes {
+        /// The release, as far as it is known.
+        release: String,
+    },
+    /// An address that is not inside the module's type descriptors.
+    #[error("{what}: {vaddr:#x} is not inside the type descriptors [{types:#x}, {etypes:#x})")]
+    NotAType {
+        /// What was being read.
+        what: &'static str,
+        /// The address.
+        vaddr: u64,
+        /// `moduledata.types`.
+        types: u64,
+        /// `moduledata.etypes`.
+        etypes: u64,
+    },
+    /// A layout that differs between two releases the binary could be (it has no build info),
+    /// and that its own data did not settle.
+    #[error(
+        "cannot tell the layout of {what}: the binary has no build info to say its Go release"
+    )]
+    AmbiguousLayout {
+        /// What could not be read.
+        what: &'static str,
+    },
 }
 
 /// Results of this crate.

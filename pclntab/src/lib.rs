@@ -1,7 +1,8 @@
 //! This crate finds and reads the Go runtime's own symbol tables in ELF, PE and Mach-O files:
-//! pclntab (function names, entry addresses, files, lines, inline trees), moduledata and build
-//! info. They survive `-ldflags='-s -w'`, because the runtime needs them for stack traces and
-//! garbage collection, so this works on stripped binaries of every Go release from 1.2 on.
+//! pclntab (function names, entry addresses, files, lines, inline trees), moduledata, build
+//! info and the type descriptors. They survive `-ldflags='-s -w'`, because the runtime needs
+//! them for stack traces, interfaces and garbage collection, so this works on stripped binaries
+//! of every Go release from 1.2 on (type descriptors: from 1.15).
 //!
 //! It borrows the file's bytes and copies nothing it does not have to; it does no I/O except in
 //! [`map_file`], never panics on malformed input, and never allocates an amount read from the
@@ -13,6 +14,8 @@
 //! - [`GoBinary::functions`] iterates over every function as a [`Function`] (name, entry, end,
 //!   package, [`Kind`], file and line), and [`GoBinary::lookup`] maps an address to its function
 //!   and the chain of inlined calls at it.
+//! - [`GoBinary::type_descs`] reads the runtime's type descriptors ([`TypeDescs`]): every type
+//!   reachable through interfaces or reflection, with its size, fields, elements and methods.
 //!
 //! ```no_run
 //! let map = pclntab::map_file(std::path::Path::new("/usr/bin/some-go-program"))?;
@@ -34,6 +37,7 @@ pub mod names;
 pub mod pcheader;
 pub mod reader;
 pub mod table;
+pub mod typedesc;
 
 pub use buildinfo::{BuildInfo, Module};
 pub use container::{Container, FileOffset, Format, Section, VirtAddr};
@@ -44,6 +48,10 @@ pub use names::Kind;
 pub use pcheader::{PcHeader, PclnVersion};
 pub use reader::Endian;
 pub use table::{Func, FuncLayout, LineTable};
+pub use typedesc::{
+    ChanDir, IMethod, Itab, MapLayout, Method, StructField, TypeDesc, TypeDescs, TypeDetail,
+    TypeKind,
+};
 
 use reader::Reader;
 use std::borrow::Cow;

@@ -25,7 +25,9 @@ pub enum ModuleLayout {
     Go127,
 }
 
-/// Word indices of the fields we read.
+/// Word indices of the fields we read. `typelinks` and `itablinks` are slices (three words) and
+/// follow `textsectmap` (also a slice) up to Go 1.26; Go 1.27 drops both and puts `typedesclen`
+/// between `types` and `etypes`, and `itaboffset`, `itabsize` after `etypes`.
 struct Words {
     ftab: u64,
     minpc: u64,
@@ -35,6 +37,9 @@ struct Words {
     gofunc: Option<u64>,
     textsectmap: u64,
     typelinks: Option<u64>,
+    itablinks: Option<u64>,
+    typedesclen: Option<u64>,
+    itaboffset: Option<u64>,
 }
 
 impl ModuleLayout {
@@ -73,6 +78,9 @@ impl ModuleLayout {
                 gofunc: None,
                 textsectmap: 27,
                 typelinks: Some(30),
+                itablinks: Some(33),
+                typedesclen: None,
+                itaboffset: None,
             },
             ModuleLayout::Go116 => Words {
                 ftab: 16,
@@ -83,11 +91,15 @@ impl ModuleLayout {
                 gofunc: None,
                 textsectmap: 37,
                 typelinks: Some(40),
+                itablinks: Some(43),
+                typedesclen: None,
+                itaboffset: None,
             },
             ModuleLayout::Go118 => Words {
                 gofunc: Some(38),
                 textsectmap: 39,
                 typelinks: Some(42),
+                itablinks: Some(45),
                 ..ModuleLayout::Go116.words()
             },
             ModuleLayout::Go120 => Words {
@@ -96,18 +108,23 @@ impl ModuleLayout {
                 gofunc: Some(40),
                 textsectmap: 41,
                 typelinks: Some(44),
+                itablinks: Some(47),
                 ..ModuleLayout::Go116.words()
             },
             ModuleLayout::Go126 => Words {
                 textsectmap: 42,
                 typelinks: Some(45),
+                itablinks: Some(48),
                 ..ModuleLayout::Go120.words()
             },
             ModuleLayout::Go127 => Words {
+                typedesclen: Some(38),
                 etypes: 39,
+                itaboffset: Some(40),
                 gofunc: Some(43),
                 textsectmap: 45,
                 typelinks: None,
+                itablinks: None,
                 ..ModuleLayout::Go120.words()
             },
         }
@@ -151,8 +168,17 @@ pub struct ModuleData {
     pub gofunc: Option<u64>,
     /// `textsectmap`.
     pub textsectmap: Vec<TextSect>,
-    /// `typelinks` data pointer and length (up to 1.26).
+    /// `typelinks` data pointer and length (up to 1.26): offsets (`int32`) from `types` of the
+    /// type descriptors reflect needs to find.
     pub typelinks: Option<(u64, u64)>,
+    /// `itablinks` data pointer and length (up to 1.26): pointers to the itabs the linker wrote.
+    pub itablinks: Option<(u64, u64)>,
+    /// `typedesclen` (1.27+): the typelink descriptors run from `types + ptrsize` to
+    /// `types + typedesclen`, one after the other.
+    pub typedesclen: Option<u64>,
+    /// `itaboffset`, `itabsize` (1.27+): the itabs run from `types + itaboffset`, for `itabsize`
+    /// bytes.
+    pub itabs: Option<(u64, u64)>,
 }
 
 /// At most this many text sections are believed (Go splits text every 0x1000000 bytes or so on a few
@@ -190,6 +216,18 @@ impl ModuleData {
             },
             textsectmap: Vec::new(),
             typelinks: match words.typelinks {
+                Some(i) => Some((w(i)?, w(i + 1)?)),
+                None => None,
+            },
+            itablinks: match words.itablinks {
+                Some(i) => Some((w(i)?, w(i + 1)?)),
+                None => None,
+            },
+            typedesclen: match words.typedesclen {
+                Some(i) => Some(w(i)?),
+                None => None,
+            },
+            itabs: match words.itaboffset {
                 Some(i) => Some((w(i)?, w(i + 1)?)),
                 None => None,
             },

@@ -66,25 +66,46 @@ pub fn go_build_mode(
     ldflags: &str,
     mode: &str,
 ) {
-    let status = go(release)
-        .args([
-            "build",
-            &format!("-buildmode={mode}"),
-            &format!("-ldflags={ldflags}"),
-            "-o",
-        ])
-        .arg(out)
-        .arg(src)
+    go_build_env(release, goarch, src, out, ldflags, mode, &[]);
+}
+
+/// As [`go_build_mode`], with more environment variables (`GOEXPERIMENT`); `src` is a file or
+/// a directory holding one package.
+pub fn go_build_env(
+    release: &str,
+    goarch: &str,
+    src: &Path,
+    out: &Path,
+    ldflags: &str,
+    mode: &str,
+    env: &[(&str, &str)],
+) {
+    let mut cmd = go(release);
+    cmd.args([
+        "build",
+        &format!("-buildmode={mode}"),
+        &format!("-ldflags={ldflags}"),
+        "-o",
+    ])
+    .arg(out);
+    // GOPATH mode builds a directory only as the current one.
+    if src.is_dir() {
+        cmd.arg(".").current_dir(src);
+    } else {
+        cmd.arg(src);
+    }
+    let status = cmd
         .env("GO111MODULE", "off")
         .env("CGO_ENABLED", "0")
         .env("GOOS", "linux")
         .env("GOARCH", goarch)
         .env("GOCACHE", cache().join("gocache").join(release))
+        .envs(env.iter().copied())
         .status()
         .unwrap_or_else(|e| panic!("go {release} build: {e}"));
     assert!(
         status.success(),
-        "go {release} build of {} for linux/{goarch} failed",
+        "go {release} build of {} for linux/{goarch} ({mode}, {env:?}) failed",
         src.display()
     );
 }

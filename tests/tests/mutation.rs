@@ -1,7 +1,8 @@
 //! Bounded mutation test: thousands of damaged copies of real matrix binaries, read in-process
 //! through the `pclntab` library. Every mutant must give `Ok` or a typed `Err` from parsing, from
-//! iterating every function with its file and line, and from lookups; never a panic, within a time
-//! and a memory bound.
+//! iterating every function with its file and line, from lookups, and from walking every type
+//! descriptor (`all`, `get` on each with its Go syntax, `itabs`, `by_name`); never a panic, within
+//! a time and a memory bound.
 //!
 //! The mutants, for each of seven matrix binaries and a fat Mach-O file made of two (Go 1.15,
 //! 1.19, 1.21, 1.27; ELF, PE, Mach-O thin and fat; 32 and 64 bit; little and big endian; exe and
@@ -22,7 +23,13 @@
 //!   the container's own fields (ELF header, program and section headers, PE headers and section
 //!   table, Mach-O load commands, segments, sections and symbol table, the fat header);
 //! - the same moduledata and header overwrites in a copy whose pclntab magic is zeroed and whose
-//!   section name is hidden, so that the table is only found through moduledata.
+//!   section name is hidden, so that the table is only found through moduledata;
+//! - for the type descriptors: bit flips in `[types, etypes)`, in `typelinks` and `itablinks`, and
+//!   overwrites of the fields of descriptors of every kind (kind, tflag, name and `ptrToThis`
+//!   offsets, element pointers, the lengths of field and method slices, parameter counts, the
+//!   uncommon type's method count and offset, the map's group size) and of the moduledata words
+//!   that locate them (`typelinks`, `itablinks`; `typedesclen`, `itaboffset`, `itabsize` in Go
+//!   1.27).
 //!
 //! The bounds, per mutant:
 //! - no panic: each case runs under `catch_unwind`;
@@ -629,7 +636,8 @@ fn fat_of(a: (u32, &[u8]), b: (u32, &[u8])) -> Vec<u8> {
 }
 
 /// All mutants of one binary.
-fn plan(label: &str, data: &[u8]) -> Vec<Mutant> {
+/// The mutants of `data`, and how many of them damage the type descriptors.
+fn plan(label: &str, data: &[u8]) -> (Vec<Mutant>, usize) {
     let bin = GoBinary::parse(data).unwrap_or_else(|e| panic!("{label}: the original: {e}"));
     let c = &bin.container;
     let t = &bin.table;
@@ -979,6 +987,10 @@ fn plan(label: &str, data: &[u8]) -> Vec<Mutant> {
         plan.overwrite(f, &[], "", 8);
     }
 
+    let before = plan.out.len();
+    type_mutants(&mut plan, &bin, md, label);
+    let type_mutants = plan.out.len() - before;
+
     // The container's fields.
     if fat_slice(data).is_some() {
         fat_header(&mut plan);
@@ -1016,7 +1028,144 @@ fn plan(label: &str, data: &[u8]) -> Vec<Mutant> {
     for f in entry_fields.iter().take(6) {
         plan.overwrite(f, &hidden, pre, 4);
     }
-    plan.out
+    (plan.out, type_mutants)
+}
+
+/// Mutants of the type descriptors and of what locates them.
+fn type_mutants(plan: &mut Plan<'_>, bin: &GoBinary<'_>, md: &pclntab::ModuleData, label: &str) {
+    let c = &bin.container;
+    let p = plan.l.ptr;
+    let off = |a: u64| c.offset_of(VirtAddr(a)).map(|o| o.0 as usize);
+    let types = off(md.types.0).unwrap_or_else(|| panic!("{label}: types not in the file"));
+    let etypes = types + (md.types.1 - md.types.0) as usize;
+    plan.flips("type descriptors", types, etypes, 100);
+    plan.multi_flips("type descriptors", types, etypes, 10, 16);
+    for (slice, what) in [(md.typelinks, "typelinks"), (md.itablinks, "itablinks")] {
+        if let Some((at, n)) = slice {
+            let a = off(at).unwrap_or_else(|| panic!("{label}: {what} not in the file"));
+            let size = if what == "typelinks" { 4 } else { p };
+            plan.flips(what, a, a + n as usize * size, 25);
+        }
+    }
+    // The moduledata words that locate them.
+    let md_off = off(md.vaddr.0).unwrap();
+    let mut words = vec![(md.types.0, "types"), (md.types.1, "etypes")];
+    for (slice, what) in [(md.typelinks, "typelinks"), (md.itablinks, "itablinks")] {
+        if let Some((at, n)) = slice {
+            words.extend([(at, what), (n, what)]);
+        }
+    }
+    if let Some(l) = md.typedesclen {
+        words.push((l, "typedesclen"));
+    }
+    if let Some((o, n)) = md.itabs {
+        words.extend([(o, "itaboffset"), (n, "itabsize")]);
+    }
+    for j in 0..56 {
+        let at = md_off + j * p;
+        let v = plan.l.read(plan.data, at, p);
+        if let Some((_, name)) = words.iter().find(|(w, _)| *w == v) {
+            let f = field(
+                format!("moduledata word {j} ({name})"),
+                at,
+                p,
+                &[
+                    md.types.1 - md.types.0,
+                    md.types.0,
+                    md.types.1,
+                    v + 4,
+                    v / 2,
+                ],
+            );
+            plan.overwrite(&f, &[], "", 6);
+        }
+    }
+    // Fields of descriptors of every kind: the first of each.
+    let descs = bin.type_descs().unwrap();
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    let t = 4 * p + 16;
+    for a in descs.all().unwrap() {
+        let d = descs.get(a).unwrap();
+        let n = per_kind.entry(d.kind.name()).or_default();
+        if *n >= 1 {
+            continue;
+        }
+        *n += 1;
+        let at = off(a.0).unwrap();
+        let name = |f: &str| format!("{} ({}) {f}", d.name, d.kind.name());
+        let self_off = a.0 - md.types.0;
+        let mut fields = vec![
+            field(name("Size_"), at, p, &[u64::MAX, 1 << 40]),
+            field(
+                name("TFlag"),
+                at + 2 * p + 4,
+                1,
+                &[0xff, u64::from(d.tflag ^ 1)],
+            ),
+            field(
+                name("Kind_"),
+                at + 2 * p + 7,
+                1,
+                &[0, 17, 19, 20, 21, 25, 26, 27, 0x3f],
+            ),
+            field(
+                name("Str"),
+                at + 4 * p + 8,
+                4,
+                &[self_off, u64::from(u32::MAX)],
+            ),
+            field(
+                name("PtrToThis"),
+                at + 4 * p + 12,
+                4,
+                &[self_off, self_off + 1],
+            ),
+            // Elem, Key, PkgPath, InCount/OutCount: the first words after the header.
+            field(
+                name("word after the header"),
+                at + t,
+                p,
+                &[a.0, md.types.1, a.0 + 1],
+            ),
+            field(
+                name("second word after the header"),
+                at + t + p,
+                p,
+                &[a.0, u64::MAX],
+            ),
+            // A slice's length (struct fields, interface methods) or a map's group.
+            field(
+                name("third word after the header"),
+                at + t + 2 * p,
+                p,
+                &[1 << 16, u64::MAX >> 1],
+            ),
+            field(name("fourth word after the header"), at + t + 3 * p, p, &[]),
+        ];
+        if d.kind == pclntab::TypeKind::Func {
+            fields.push(field(name("InCount"), at + t, 2, &[0xffff]));
+            fields.push(field(name("OutCount"), at + t + 2, 2, &[0x7fff, 0x8000]));
+        }
+        if !d.methods.is_empty() {
+            // The uncommon type follows the kind's structure: find it by its method count.
+            let mcount = d.methods.len() as u64;
+            for k in (t..t + 16 * p).step_by(4) {
+                if plan.l.read(plan.data, at + k + 4, 2) == mcount {
+                    fields.push(field(name("Mcount"), at + k + 4, 2, &[0xffff]));
+                    fields.push(field(
+                        name("Moff"),
+                        at + k + 8,
+                        4,
+                        &[u64::from(u32::MAX), 0],
+                    ));
+                    break;
+                }
+            }
+        }
+        for f in &fields {
+            plan.overwrite(f, &[], "", 2);
+        }
+    }
 }
 
 fn memchr_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
@@ -1034,8 +1183,8 @@ fn memchr_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
 enum Outcome {
     /// Parsing failed with this error.
     Rejected(Error),
-    /// Parsed; this many functions read before the end or the first error.
-    Read { error: bool },
+    /// Parsed; whether reading the functions, and walking the types, stopped at an error.
+    Read { error: bool, types_error: bool },
 }
 
 /// Everything gosyms does with a binary: parse it, describe it (`info`), read every function with
@@ -1079,7 +1228,41 @@ fn exercise(data: &[u8]) -> Outcome {
             let _ = (loc.offset, loc.frames.len());
         }
     }
-    Outcome::Read { error }
+    Outcome::Read {
+        error,
+        types_error: !walk_types(&bin),
+    }
+}
+
+/// Everything `gosyms types` does: every type found, each decoded and written in Go syntax with
+/// its methods' signatures, the itabs, a lookup by name. False when it stopped at an error.
+fn walk_types(bin: &GoBinary<'_>) -> bool {
+    if let Some(md) = &bin.moduledata {
+        let _ = bin.type_name(VirtAddr(md.types.0.wrapping_add(0x40)));
+    }
+    let Ok(descs) = bin.type_descs() else {
+        return false;
+    };
+    let mut ok = descs.itabs().is_ok();
+    match descs.all() {
+        Ok(all) => {
+            for a in all {
+                let Ok(d) = descs.get(a) else {
+                    ok = false;
+                    continue;
+                };
+                ok &= descs.go_syntax(&d).is_ok();
+                for m in &d.methods {
+                    if let Some(t) = m.mtyp {
+                        ok &= descs.signature(t).is_ok();
+                    }
+                }
+            }
+        }
+        Err(_) => ok = false,
+    }
+    let _ = descs.by_name("*os.File");
+    ok
 }
 
 /// The error's variant name, for the summary.
@@ -1107,6 +1290,7 @@ struct Report {
     cases: usize,
     parsed: usize,
     read_errors: usize,
+    type_errors: usize,
     rejected: BTreeMap<String, usize>,
     slowest: (Duration, String),
     hungriest: (usize, String),
@@ -1131,6 +1315,7 @@ fn run(label: &str, orig: Vec<u8>, mutants: Vec<Mutant>) -> Report {
                 cases: 0,
                 parsed: 0,
                 read_errors: 0,
+                type_errors: 0,
                 rejected: BTreeMap::new(),
                 slowest: (Duration::ZERO, String::new()),
                 hungriest: (0, String::new()),
@@ -1157,9 +1342,10 @@ fn run(label: &str, orig: Vec<u8>, mutants: Vec<Mutant>) -> Report {
                 report.cases += 1;
                 match &r {
                     Ok(Outcome::Rejected(e)) => *report.rejected.entry(kind(e)).or_default() += 1,
-                    Ok(Outcome::Read { error, .. }) => {
+                    Ok(Outcome::Read { error, types_error }) => {
                         report.parsed += 1;
                         report.read_errors += usize::from(*error);
+                        report.type_errors += usize::from(*types_error);
                     }
                     Err(_) => {}
                 }
@@ -1224,16 +1410,18 @@ fn mutate(release: &str, target: &str, variant: &str) {
 fn mutate_bytes(label: String, data: Vec<u8>) {
     let label = label.as_str();
     let started = Instant::now();
-    let mutants = plan(label, &data);
+    let (mutants, n_types) = plan(label, &data);
     let n = mutants.len();
     let report = run(label, data, mutants);
     println!(
-        "{label}: {n} mutants in {:.1?}: {} parsed ({} stopped at an error while reading), rejected {:?}",
+        "{label}: {n} mutants in {:.1?}: {} parsed ({} stopped at an error while reading functions, {} while walking types), rejected {:?}",
         started.elapsed(),
         report.parsed,
         report.read_errors,
+        report.type_errors,
         report.rejected
     );
+    println!("  {n_types} of them damage the type descriptors");
     println!(
         "  slowest {:?}: {}\n  most memory {} bytes: {}",
         report.slowest.0, report.slowest.1, report.hungriest.0, report.hungriest.1
@@ -1245,16 +1433,22 @@ fn mutate_bytes(label: String, data: Vec<u8>) {
         report.failures.len(),
         report.failures.join("\n")
     );
-    // The mutants must reach past the header checks: many parse, many are rejected.
+    // The mutants must reach past the header checks: many parse, many are rejected; and many
+    // type walks stop at an error (damage to the type descriptors does not stop the parse).
     assert!(
         report.parsed > n / 10,
         "{label}: only {} mutants parsed",
         report.parsed
     );
     assert!(
-        report.rejected.values().sum::<usize>() > n / 10,
+        report.rejected.values().sum::<usize>() > (n - n_types) / 10,
         "{label}: only {:?} rejected",
         report.rejected
+    );
+    assert!(
+        report.type_errors > n_types / 10,
+        "{label}: only {} of {n_types} type mutants stopped the type walk at an error",
+        report.type_errors
     );
 }
 
