@@ -284,7 +284,7 @@ fn scalar(ty: &GoType) -> bool {
             | GoType::Float { .. }
             | GoType::Pointer(_)
             | GoType::UnsafePointer
-            | GoType::Map
+            | GoType::Map { .. }
             | GoType::Chan
             | GoType::Func
     )
@@ -533,7 +533,7 @@ impl Ctx<'_, '_> {
                     None => hex(addr),
                 },
             },
-            GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
+            GoType::UnsafePointer | GoType::Map { .. } | GoType::Chan | GoType::Func => {
                 match self.uint(owner, offset, 8) {
                     None | Some(0) => Value::Null,
                     Some(a) => hex(a),

@@ -196,9 +196,11 @@ fn leaves(
             let imag = base.saturating_add(half);
             push(format!("{path}.imag"), imag, half, PieceKind::Float);
         }
-        GoType::Pointer(_) | GoType::UnsafePointer | GoType::Map | GoType::Chan | GoType::Func => {
-            push(path.into(), base, ptr, PieceKind::Pointer)
-        }
+        GoType::Pointer(_)
+        | GoType::UnsafePointer
+        | GoType::Map { .. }
+        | GoType::Chan
+        | GoType::Func => push(path.into(), base, ptr, PieceKind::Pointer),
         GoType::String => {
             push(format!("{path}.ptr"), base, ptr, PieceKind::Pointer);
             push(format!("{path}.len"), word(1), ptr, PieceKind::Int);

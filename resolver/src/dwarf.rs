@@ -95,6 +95,8 @@ const MAX_RATIO: u64 = 64;
 
 /// `DW_AT_go_kind`: the `reflect.Kind` of a type DIE (Go extension).
 const DW_AT_GO_KIND: DwAt = DwAt(0x2900);
+/// `DW_AT_go_key`: the key type of a map (Go extension).
+const DW_AT_GO_KEY: DwAt = DwAt(0x2901);
 /// `DW_AT_go_elem`: the element type of a slice, map or channel (Go extension).
 const DW_AT_GO_ELEM: DwAt = DwAt(0x2902);
 /// `DW_AT_go_dict_index`: marks the `.paramN` typedefs of a generic function (Go extension).
@@ -1600,7 +1602,7 @@ impl<'a> Ctx<'a> {
             18 => GoType::Chan,
             19 => GoType::Func,
             20 => self.interface(&die, name.as_deref())?,
-            21 => GoType::Map,
+            21 => self.map(&die, walk)?,
             22 if name.as_deref() == Some("unsafe.Pointer") || target.is_none() => {
                 GoType::UnsafePointer
             }
@@ -1656,7 +1658,7 @@ impl<'a> Ctx<'a> {
             gimli::DW_TAG_array_type => self.array(die, walk),
             gimli::DW_TAG_subroutine_type => Ok(GoType::Func),
             gimli::DW_TAG_typedef => match name {
-                Some(n) if n.starts_with("map[") => Ok(GoType::Map),
+                Some(n) if n.starts_with("map[") => self.map(die, walk),
                 Some(n)
                     if n.starts_with("chan ")
                         || n.starts_with("chan<-")
@@ -1679,6 +1681,20 @@ impl<'a> Ctx<'a> {
             t,
             walk.indirect(),
         )?)))
+    }
+
+    /// A map: key and elem from `DW_AT_go_key` and `DW_AT_go_elem` (a name when absent).
+    fn map(&mut self, die: &Die<'a>, walk: Walk) -> Result<GoType, Error> {
+        let mut part = |at: DwAt| -> Result<GoType, Error> {
+            Ok(match die.reference(at) {
+                Some(t) => self.go_type(die.off, t, walk.indirect())?,
+                None => GoType::Opaque { name: "?".into() },
+            })
+        };
+        Ok(GoType::Map {
+            key: Box::new(part(DW_AT_GO_KEY)?),
+            elem: Box::new(part(DW_AT_GO_ELEM)?),
+        })
     }
 
     /// A slice: the element from `DW_AT_go_elem`, else from the pointee of field `array`.

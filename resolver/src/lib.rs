@@ -29,6 +29,7 @@
 pub mod abi;
 pub mod arginfo;
 pub mod check;
+pub mod described;
 pub mod disasm;
 pub mod dwarf;
 pub mod goid;

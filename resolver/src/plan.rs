@@ -20,6 +20,8 @@ pub enum LayoutSource {
     DebugFile,
     /// A signature the user wrote.
     Signature,
+    /// The method table of the receiver's type descriptor: the method's func type (`mtyp`).
+    MethodType,
     /// The runtime's `FUNCDATA_ArgInfo`: word shapes of the inputs, no names or types.
     ArgInfo,
     /// Only the size of the argument area (stack ABI before Go 1.17): raw words.
@@ -27,12 +29,13 @@ pub enum LayoutSource {
 }
 
 impl LayoutSource {
-    /// "dwarf", "debug-file", "signature", "arginfo" or "args-size".
+    /// "dwarf", "debug-file", "signature", "method-type", "arginfo" or "args-size".
     pub fn name(self) -> &'static str {
         match self {
             LayoutSource::Dwarf => "dwarf",
             LayoutSource::DebugFile => "debug-file",
             LayoutSource::Signature => "signature",
+            LayoutSource::MethodType => "method-type",
             LayoutSource::ArgInfo => "arginfo",
             LayoutSource::ArgsSize => "args-size",
         }

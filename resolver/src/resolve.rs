@@ -3,6 +3,7 @@
 use crate::abi::{self, Abi, Layout, Location, Piece, PieceKind, ValueLayout};
 use crate::arginfo::{self, Shape};
 use crate::check::{self, Evidence};
+use crate::described::{DescribedTypes, DEFAULT_DEPTH};
 use crate::dwarf::Dwarf;
 use crate::pattern::Pattern;
 use crate::plan::{Goid, LayoutSource, Plan, Site};
@@ -81,6 +82,8 @@ pub struct Resolver<'a, 'data> {
     dwarf: Option<(Dwarf, LayoutSource)>,
     /// Why the binary's own DWARF could not be used, if it could not.
     dwarf_error: Option<String>,
+    /// The runtime's type descriptors, when the binary's can be read.
+    types: Option<DescribedTypes<'a, 'data>>,
 }
 
 /// Whether functions of this binary (not written in assembly) use the register ABI, when that
@@ -131,11 +134,36 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             (None, None) => None,
         };
+        let types = bin
+            .type_descs()
+            .ok()
+            .map(|d| DescribedTypes::new(d, u64::from(bin.container.ptr_size), DEFAULT_DEPTH));
         Ok(Resolver {
             bin,
             dwarf,
             dwarf_error,
+            types,
         })
+    }
+
+    /// Follow pointers `depth` levels into types from the binary's descriptors (default
+    /// [`DEFAULT_DEPTH`]): their targets are laid out and read that deep.
+    pub fn with_depth(mut self, depth: u32) -> Self {
+        if let Some(t) = self.types.take() {
+            let ptr = u64::from(self.bin.container.ptr_size);
+            self.types = self
+                .bin
+                .type_descs()
+                .ok()
+                .map(|d| DescribedTypes::new(d, ptr, depth))
+                .or(Some(t));
+        }
+        self
+    }
+
+    /// The binary's type descriptors, as Go types.
+    pub fn types(&self) -> Option<&DescribedTypes<'a, 'data>> {
+        self.types.as_ref()
     }
 
     /// Plans for every function matching any of `patterns`, in address order, each function
@@ -455,7 +483,24 @@ impl<'a, 'data> Resolver<'a, 'data> {
                 }
             });
         }
-        // (4) ArgInfo, with the spill block for the registers: word shapes of the inputs.
+        // (4) A method's type from its receiver's method table.
+        if let Some(types) = &self.types {
+            if let Some(m) = types.method(f.entry.0) {
+                match types.method_fields(m.receiver, m.mtyp) {
+                    Ok((args, results)) => match abi::layout(arch, ptr, abi, &args, &results) {
+                        None => unsupported(notes),
+                        Some(l) => match check::check(&l, evidence, ptr) {
+                            Ok(()) => return Ok((Some(l), Some(LayoutSource::MethodType))),
+                            Err(c) => notes.push(format!(
+                                "the method's type from its receiver's descriptor contradicts the binary ({c}): not used"
+                            )),
+                        },
+                    },
+                    Err(e) => notes.push(format!("the method's type is unusable ({e})")),
+                }
+            }
+        }
+        // (5) ArgInfo, with the spill block for the registers: word shapes of the inputs.
         if let Some(shapes) = &evidence.arginfo {
             let (layout, note) = raw_layout(arch, ptr, abi, shapes, evidence);
             match layout {
@@ -464,7 +509,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             return Ok((layout, Some(LayoutSource::ArgInfo)));
         }
-        // (5) The argument area's size (stack ABI only).
+        // (6) The argument area's size (stack ABI only).
         if abi == Abi::Stack {
             if let Some(size) = f.args_size.filter(|s| *s > 0) {
                 let words = u64::from(size) / ptr;
@@ -584,25 +629,85 @@ impl<'a, 'data> Resolver<'a, 'data> {
         Ok(out)
     }
 
-    /// `ty` with every name looked up: a named type's layout must come from the binary. Behind
-    /// a pointer a name stays a name (only the address is read). `package` qualifies names
-    /// written without one.
+    /// `ty` with every name looked up in the binary's type descriptors: a named type's layout
+    /// must come from the binary. Behind a pointer, a name the binary does not describe stays a
+    /// name (only the address is read). `package` qualifies names written without one.
     fn resolve_type(
         &self,
         function: &str,
         package: &str,
         ty: &GoType,
     ) -> Result<GoType, ResolveError> {
-        let _ = package;
-        match ty.opaque_by_value() {
-            None => Ok(ty.clone()),
-            Some(n) => Err(ResolveError::UnknownType {
-                function: function.to_string(),
-                detail: format!(
-                    "type {n} is not described by the binary: write what it is made of (struct {{ ... }}), or pass a pointer (*{n})"
-                ),
-            }),
-        }
+        self.resolve_names(function, package, ty, true)
+    }
+
+    fn resolve_names(
+        &self,
+        function: &str,
+        package: &str,
+        ty: &GoType,
+        by_value: bool,
+    ) -> Result<GoType, ResolveError> {
+        let again = |t: &GoType, by_value: bool| -> Result<Box<GoType>, ResolveError> {
+            Ok(Box::new(
+                self.resolve_names(function, package, t, by_value)?,
+            ))
+        };
+        Ok(match ty {
+            GoType::Opaque { name } => {
+                let found = match &self.types {
+                    Some(t) => t
+                        .named(name, package)
+                        .map_err(|e| ResolveError::UnknownType {
+                            function: function.to_string(),
+                            detail: e.to_string(),
+                        })?,
+                    None => None,
+                };
+                match (found, by_value) {
+                    (Some(t), _) => t,
+                    (None, false) => ty.clone(),
+                    (None, true) => {
+                        let why = match &self.types {
+                            Some(_) => "the binary's type descriptors do not describe it",
+                            None => "the binary's type descriptors are unreadable",
+                        };
+                        return Err(ResolveError::UnknownType {
+                            function: function.to_string(),
+                            detail: format!(
+                                "type {name}: {why}; write what it is made of (struct {{ ... }}), or pass a pointer (*{name})"
+                            ),
+                        });
+                    }
+                }
+            }
+            GoType::Pointer(t) => GoType::Pointer(again(t, false)?),
+            GoType::Slice(t) => GoType::Slice(again(t, false)?),
+            GoType::Array { len, elem } => GoType::Array {
+                len: *len,
+                elem: again(elem, true)?,
+            },
+            GoType::Map { key, elem } => GoType::Map {
+                key: again(key, false)?,
+                elem: again(elem, false)?,
+            },
+            GoType::Struct(fields) => GoType::Struct(
+                fields
+                    .iter()
+                    .map(|f| {
+                        Ok(Field {
+                            name: f.name.clone(),
+                            ty: *again(&f.ty, true)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ResolveError>>()?,
+            ),
+            GoType::Named { name, underlying } => GoType::Named {
+                name: name.clone(),
+                underlying: again(underlying, by_value)?,
+            },
+            t => t.clone(),
+        })
     }
 
     /// The decoded `FUNCDATA_ArgInfo` of `f` (Go 1.17+), if it has one.

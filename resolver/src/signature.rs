@@ -423,10 +423,13 @@ impl Parser<'_> {
         match id.as_str() {
             "map" => {
                 self.expect("[")?;
-                self.ty_depth(d)?;
+                let key = self.ty_depth(d)?;
                 self.expect("]")?;
-                self.ty_depth(d)?;
-                Ok(GoType::Map)
+                let elem = self.ty_depth(d)?;
+                Ok(GoType::Map {
+                    key: Box::new(key),
+                    elem: Box::new(elem),
+                })
             }
             "chan" => {
                 self.eat("<-");
@@ -604,7 +607,13 @@ mod tests {
                 f("Name", GoType::String)
             ])
         );
-        assert_eq!(s.params[1].ty, GoType::Map);
+        assert_eq!(
+            s.params[1].ty,
+            GoType::Map {
+                key: Box::new(GoType::String),
+                elem: Box::new(GoType::Slice(Box::new(GoType::Int { bits: 0 })))
+            }
+        );
         assert_eq!(s.params[2].ty, GoType::Chan);
         // A pointer to a struct written out is read through, not taken for a named type.
         let ptr = parse("main.F(p *struct { N int })").unwrap();

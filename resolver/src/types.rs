@@ -54,7 +54,12 @@ pub enum GoType {
         empty: bool,
     },
     /// `map[K]V`: one pointer.
-    Map,
+    Map {
+        /// `K` ([`GoType::Opaque`] when unknown).
+        key: Box<GoType>,
+        /// `V` ([`GoType::Opaque`] when unknown).
+        elem: Box<GoType>,
+    },
     /// `chan T`: one pointer.
     Chan,
     /// `func(...)`: one pointer (to a closure).
@@ -109,7 +114,7 @@ impl GoType {
             GoType::Uintptr
             | GoType::Pointer(_)
             | GoType::UnsafePointer
-            | GoType::Map
+            | GoType::Map { .. }
             | GoType::Chan
             | GoType::Func => ptr,
             GoType::String | GoType::Interface { .. } => 2 * ptr,
@@ -241,7 +246,7 @@ impl fmt::Display for GoType {
             }
             GoType::Interface { empty: true } => write!(f, "any"),
             GoType::Interface { empty: false } => write!(f, "interface"),
-            GoType::Map => write!(f, "map"),
+            GoType::Map { key, elem } => write!(f, "map[{key}]{elem}"),
             GoType::Chan => write!(f, "chan"),
             GoType::Func => write!(f, "func"),
             GoType::Named { name, .. } | GoType::Opaque { name } => write!(f, "{name}"),
