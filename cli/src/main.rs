@@ -256,6 +256,7 @@ pub(crate) fn plans(
     bin: &GoBinary<'_>,
     patterns: &[String],
     debug_file: Option<&Path>,
+    depth: u32,
 ) -> Result<Option<Vec<resolver::Plan>>> {
     let patterns = patterns
         .iter()
@@ -268,7 +269,8 @@ pub(crate) fn plans(
         (Some(m), Some(p)) => Some(GoBinary::parse(m).with_context(|| p.display().to_string())?),
         _ => None,
     };
-    match resolver::Resolver::new(bin, debug.as_ref())?.resolve(&patterns) {
+    let resolver = resolver::Resolver::new(bin, debug.as_ref())?.with_depth(depth);
+    match resolver.resolve(&patterns) {
         Ok(p) => Ok(Some(p)),
         Err(e @ resolver::ResolveError::NoMatch { .. }) => {
             eprintln!("gosyms: {e}");
@@ -455,7 +457,8 @@ fn man(command: Option<&str>, out: &mut impl Write) -> Result<ExitCode> {
 }
 
 fn resolve(bin: &GoBinary<'_>, a: &ResolveArgs, out: &mut impl Write) -> Result<ExitCode> {
-    let Some(plans) = plans(bin, &a.patterns, a.debug_file.as_deref())? else {
+    let depth = resolver::described::DEFAULT_DEPTH;
+    let Some(plans) = plans(bin, &a.patterns, a.debug_file.as_deref(), depth)? else {
         return Ok(ExitCode::from(1));
     };
     for plan in &plans {

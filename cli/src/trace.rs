@@ -12,10 +12,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use pclntab::GoBinary;
 use probe::{
-    AttachPoint, DecodedFunction, Decoder, FunctionCapture, GoroutineAccess, Limits, Refused,
-    Scope, SiteKind, TraceEvent, Tracer,
+    AttachPoint, DecodedFunction, Decoder, DynTypes, FunctionCapture, GoroutineAccess, Limits,
+    Refused, Scope, SiteKind, TraceEvent, Tracer,
 };
-use serde_json::{Map, Value};
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::num::{NonZeroU32, NonZeroU64};
@@ -68,6 +67,9 @@ pub struct TraceArgs {
     /// Elements of each slice to capture.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=512))]
     max_elems: u32,
+    /// Levels of pointers, slices, maps and interfaces to follow into values.
+    #[arg(long, default_value_t = resolver::described::DEFAULT_DEPTH, value_parser = clap::value_parser!(u32).range(0..=8))]
+    depth: u32,
     /// Stop after this long, in Go's syntax (300ms, 1.5s, 10s, 1h30m).
     #[arg(long, value_parser = parse_duration_limit)]
     duration: Option<Duration>,
@@ -222,6 +224,8 @@ struct ProbeSet {
     functions: Vec<DecodedFunction>,
     /// Functions left out before attaching (an entry the kernel would refuse).
     skipped: usize,
+    /// The binary's dynamic types, with their recipes.
+    dyn_types: DynTypes,
 }
 
 /// Specs and attach points for the plans: spec `2i` is function `i`'s entry, `2i + 1` its
@@ -247,7 +251,21 @@ fn probe_set(
     let limits = Limits {
         max_str: a.max_str,
         max_elems: a.max_elems,
+        depth: a.depth,
     };
+    // The binary's own types: map layouts, and a recipe for each dynamic type.
+    let described = bin.type_descs().ok().map(|d| {
+        resolver::described::DescribedTypes::new(d, u64::from(bin.container.ptr_size), a.depth)
+    });
+    let maps = |t: &resolver::types::GoType| {
+        described
+            .as_ref()
+            .and_then(|d| probe::dynamic::map_layout(d.descs(), t))
+    };
+    let dyn_types = described
+        .as_ref()
+        .map(|d| DynTypes::build(d, limits, &maps))
+        .unwrap_or_default();
     let code_at = |offset: u64| {
         usize::try_from(offset)
             .ok()
@@ -259,9 +277,12 @@ fn probe_set(
         points: Vec::new(),
         functions: Vec::with_capacity(plans.len()),
         skipped: 0,
+        dyn_types: DynTypes::default(),
     };
     for (i, plan) in plans.iter().enumerate() {
-        let cap = FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits);
+        let cap =
+            FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits, &maps);
+        let site_offset = |vaddr: u64| u32::try_from(vaddr - plan.entry.vaddr);
         probe::validate(&plan.function, &cap.entry)?;
         probe::validate(&plan.function, &cap.ret)?;
         let entry_spec = u32::try_from(2 * i)?;
@@ -276,6 +297,7 @@ fn probe_set(
             set.points.push(AttachPoint {
                 file_offset: entry.file_offset,
                 spec: entry_spec,
+                site_offset: site_offset(entry.vaddr)?,
                 kind: SiteKind::Entry,
             });
             for r in plan.returns.iter().filter(|_| !a.no_returns) {
@@ -289,6 +311,7 @@ fn probe_set(
                 set.points.push(AttachPoint {
                     file_offset: r.file_offset,
                     spec: entry_spec + 1,
+                    site_offset: site_offset(r.vaddr)?,
                     kind: SiteKind::Return,
                 });
             }
@@ -304,11 +327,12 @@ fn probe_set(
         set.specs.push(cap.ret);
         set.functions.push(DecodedFunction {
             name: plan.function.clone(),
-            entry: cap.entry_recipe,
-            ret: cap.ret_recipe,
-            entry_probe_vaddr: entry.vaddr,
+            entry: cap.entry_values,
+            ret: cap.ret_values,
+            entry_vaddr: plan.entry.vaddr,
         });
     }
+    set.dyn_types = dyn_types;
     if set.points.is_empty() {
         bail!("none of the matching functions can be probed");
     }
@@ -536,7 +560,7 @@ fn trace_binary(
             c.arch
         );
     }
-    let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref())? else {
+    let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref(), a.depth)? else {
         return Ok(ExitCode::from(1));
     };
     let mut notes = Notes::default();
@@ -547,7 +571,7 @@ fn trace_binary(
 
     spawn::install_signal_handlers()?;
     let load_start = Instant::now();
-    let mut tracer = Tracer::load(&set.specs, a.buffer_mib << 20)?;
+    let mut tracer = Tracer::load(&set.specs, &set.dyn_types, a.buffer_mib << 20)?;
     let loaded = load_start.elapsed();
     let attach_start = Instant::now();
     let (refused, mut child, watch) = match target {
@@ -590,7 +614,7 @@ fn trace_binary(
         attach_time.as_millis()
     );
 
-    let decoder = Decoder::new(bin, set.functions);
+    let decoder = Decoder::new(bin, set.functions, set.dyn_types);
     let max_events = a.max_events.map(NonZeroU64::get);
     let mut sink = EventSink::new(out, format, decoder, plans.len(), max_events);
     let start = Instant::now();
@@ -718,25 +742,39 @@ fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
     }
 }
 
+/// One event on the wire (README.md, "JSON output"): fields in this order.
+#[derive(serde::Serialize)]
+struct EventLine<'a> {
+    event: &'static str,
+    #[serde(rename = "fn")]
+    function: &'a str,
+    ts_ns: u64,
+    pid: u32,
+    tid: u32,
+    goid: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a probe::Values>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ret: Option<&'a probe::Values>,
+    /// Returns only; `null` when the call was not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dur_ns: Option<Option<u64>>,
+}
+
 /// One event as a JSON object on one line.
 fn write_json(out: &mut impl Write, ev: TraceEvent, name: &str) -> io::Result<()> {
-    let mut m = Map::new();
-    m.insert(
-        "event".into(),
-        Value::from(if ev.is_return { "return" } else { "call" }),
-    );
-    m.insert("fn".into(), Value::from(name));
-    m.insert("ts_ns".into(), Value::from(ev.ts_ns));
-    m.insert("pid".into(), Value::from(ev.pid));
-    m.insert("tid".into(), Value::from(ev.tid));
-    m.insert("goid".into(), ev.goid.map_or(Value::Null, Value::from));
-    if ev.is_return {
-        m.insert("ret".into(), ev.values);
-        m.insert("dur_ns".into(), ev.dur_ns.map_or(Value::Null, Value::from));
-    } else {
-        m.insert("args".into(), ev.values);
-    }
-    serde_json::to_writer(&mut *out, &m)?;
+    let line = EventLine {
+        event: if ev.is_return { "return" } else { "call" },
+        function: name,
+        ts_ns: ev.ts_ns,
+        pid: ev.pid,
+        tid: ev.tid,
+        goid: ev.goid,
+        args: (!ev.is_return).then_some(&ev.values),
+        ret: ev.is_return.then_some(&ev.values),
+        dur_ns: ev.is_return.then_some(ev.dur_ns),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
 }
 
@@ -746,19 +784,7 @@ fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<(
     let g = ev
         .goid
         .map_or_else(|| "g?".to_string(), |g| format!("g{g}"));
-    let values = match &ev.values {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Array(a) => a
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        v => v.to_string(),
-    };
+    let values = ev.values.text();
     if ev.is_return {
         let dur = ev.dur_ns.map_or_else(
             || "?".to_string(),

@@ -5,14 +5,32 @@
 //!
 //! The program is data-driven: it knows nothing about Go types. A spec says which registers to
 //! copy, which bytes of the stack to copy, and which memory to read through pointers (string and
-//! slice data, pointees, an itab's type word); user space turns those bytes back into values.
+//! slice data, pointees, map headers and groups); user space turns those bytes back into values.
+//!
+//! An interface value's type is known only when the probe fires: a spec lists the interface
+//! values to look at ([`DynSlot`]), and the program reads each one's type word (through the
+//! itab for a non-empty interface), looks the type up in a map that user space filled with one
+//! [`TypeRecipe`] per type descriptor (keyed by its link-time address), and runs that recipe's
+//! reads on the value's data word. A recipe can name interface values inside what it read,
+//! which are looked at in turn, up to [`MAX_DYN`] per event. The event records each type found
+//! and where its reads start, so that user space can decode the same reads again.
+//!
 //! Every size here is bounded so that the verifier can prove every read and write.
 #![no_std]
 
 /// Registers one event can carry (amd64's register ABI uses 9 integer registers).
 pub const MAX_REGS: usize = 16;
-/// Memory reads (through pointers) one event can carry.
-pub const MAX_DEREFS: usize = 16;
+/// Memory reads (through pointers) one event can carry: a spec's own and its type recipes'.
+pub const MAX_DEREFS: usize = 64;
+/// Memory reads one spec lists.
+pub const MAX_SPEC_DEREFS: usize = 40;
+/// Interface values one event looks up the dynamic type of: a spec's own and those its type
+/// recipes find inside them.
+pub const MAX_DYN: usize = 8;
+/// Memory reads one type recipe lists.
+pub const MAX_TYPE_DEREFS: usize = 8;
+/// Interface values one type recipe names inside its reads.
+pub const MAX_TYPE_DYN: usize = 2;
 /// Bytes of the stack one event can copy (stack-passed arguments and results).
 pub const MAX_STACK_BYTES: u32 = 1024;
 /// Bytes one memory read can copy.
@@ -50,11 +68,21 @@ pub const WORD_STACK: u8 = 2;
 /// [`Word::kind`]: the constant [`Word::value`].
 pub const WORD_CONST: u8 = 3;
 /// [`Word::kind`]: 8 bytes at offset [`Word::value`] of an earlier read, number [`Word::index`]
-/// (a string inside a pointed-to struct); 0 when that read failed or was too short.
+/// (a string inside a pointed-to struct); 0 when that read failed or was too short. In a
+/// [`TypeRecipe`], the number counts from the recipe's first read.
 pub const WORD_DEREF: u8 = 4;
+/// [`Word::kind`], in a [`TypeRecipe`] only: the data word of the interface value the recipe
+/// runs on.
+pub const WORD_DYN_DATA: u8 = 5;
 
 /// [`EventHeader::deref_len`]: the read faulted (bad address, or a page not in memory).
-pub const DEREF_FAILED: u32 = u32::MAX;
+pub const DEREF_FAILED: u16 = u16::MAX;
+/// [`EventHeader::dyn_first`]: no recipe ran for this interface value (nil, no type, or a type
+/// without a recipe).
+pub const DYN_NO_RECIPE: u8 = u8::MAX;
+/// [`DynSlot::flags`]: the type word is an itab pointer (a non-empty interface): the type is at
+/// [`DynSlot::itab_type`] bytes into the itab.
+pub const DYN_ITAB: u32 = 1;
 
 /// Where a 64-bit word comes from.
 #[repr(C)]
@@ -89,10 +117,91 @@ pub struct Deref {
     pub pad: u32,
 }
 
+/// An interface value whose dynamic type the program looks up: where its two words are.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DynSlot {
+    /// The type word (`eface._type`) or itab word (`iface.tab`).
+    pub type_word: Word,
+    /// The data word.
+    pub data_word: Word,
+    /// `DYN_*` bits.
+    pub flags: u32,
+    /// Offset of the type pointer in an itab (one pointer).
+    pub itab_type: u32,
+}
+
+/// How to read a value of one dynamic type from an interface's data word: up to
+/// [`MAX_TYPE_DEREFS`] reads (addressed by [`WORD_DYN_DATA`] and by earlier reads of the recipe)
+/// and up to [`MAX_TYPE_DYN`] interface values inside them. Stored in a hash map keyed by the
+/// type descriptor's link-time address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypeRecipe {
+    /// How many of `derefs` are used.
+    pub nderefs: u8,
+    /// How many of `dyn_slots` are used.
+    pub ndyn: u8,
+    /// Padding.
+    pub pad: [u8; 6],
+    /// The reads.
+    pub derefs: [Deref; MAX_TYPE_DEREFS],
+    /// Interface values inside the reads ([`WORD_DEREF`] relative to the recipe).
+    pub dyn_slots: [DynSlot; MAX_TYPE_DYN],
+}
+
+impl TypeRecipe {
+    /// A recipe that reads nothing.
+    pub const fn empty() -> Self {
+        TypeRecipe {
+            nderefs: 0,
+            ndyn: 0,
+            pad: [0; 6],
+            derefs: [Deref::NONE; MAX_TYPE_DEREFS],
+            dyn_slots: [DynSlot::NONE; MAX_TYPE_DYN],
+        }
+    }
+}
+
+impl Word {
+    /// Nothing.
+    pub const NONE: Word = Word {
+        kind: WORD_NONE,
+        index: 0,
+        pad: [0; 2],
+        value: 0,
+    };
+}
+
+impl Deref {
+    /// No read.
+    pub const NONE: Deref = Deref {
+        addr: Word::NONE,
+        len: Word::NONE,
+        addr_add: 0,
+        elem_size: 0,
+        max_bytes: 0,
+        pad: 0,
+    };
+}
+
+impl DynSlot {
+    /// No interface value.
+    pub const NONE: DynSlot = DynSlot {
+        type_word: Word::NONE,
+        data_word: Word::NONE,
+        flags: 0,
+        itab_type: 0,
+    };
+}
+
 /// What one probe captures. Stored in an array map at the index its attach cookie names.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeSpec {
+    /// The link-time address of the function's entry: with the offset of the probed
+    /// instruction from it (the attach cookie's high half), it gives a PIE's load bias.
+    pub entry_vaddr: u64,
     /// `FLAG_*` bits.
     pub flags: u32,
     /// Offset of `goid` in `runtime.g`.
@@ -107,22 +216,27 @@ pub struct ProbeSpec {
     pub nregs: u8,
     /// How many of `derefs` are used.
     pub nderefs: u8,
-    /// Padding.
-    pub pad: u8,
+    /// How many of `dyn_slots` are used.
+    pub ndyn: u8,
     /// Copy `stack_len` bytes of the stack from SP + `stack_off`.
     pub stack_off: u32,
     /// At most [`MAX_STACK_BYTES`].
     pub stack_len: u32,
+    /// Padding.
+    pub pad: u32,
     /// `pt_regs` indices of the registers to copy, in order.
     pub regs: [u8; MAX_REGS],
     /// Memory reads, in order; a read's `WORD_DEREF` sources name earlier reads only.
-    pub derefs: [Deref; MAX_DEREFS],
+    pub derefs: [Deref; MAX_SPEC_DEREFS],
+    /// Interface values to look up the dynamic type of, after the reads.
+    pub dyn_slots: [DynSlot; MAX_DYN],
 }
 
 impl ProbeSpec {
     /// A spec that captures nothing but the header.
     pub const fn empty() -> Self {
         ProbeSpec {
+            entry_vaddr: 0,
             flags: 0,
             goid_offset: 0,
             tls_g_offset: 0,
@@ -130,28 +244,13 @@ impl ProbeSpec {
             g_reg: 0,
             nregs: 0,
             nderefs: 0,
-            pad: 0,
+            ndyn: 0,
             stack_off: 0,
             stack_len: 0,
+            pad: 0,
             regs: [0; MAX_REGS],
-            derefs: [Deref {
-                addr: Word {
-                    kind: WORD_NONE,
-                    index: 0,
-                    pad: [0; 2],
-                    value: 0,
-                },
-                len: Word {
-                    kind: WORD_NONE,
-                    index: 0,
-                    pad: [0; 2],
-                    value: 0,
-                },
-                addr_add: 0,
-                elem_size: 0,
-                max_bytes: 0,
-                pad: 0,
-            }; MAX_DEREFS],
+            derefs: [Deref::NONE; MAX_SPEC_DEREFS],
+            dyn_slots: [DynSlot::NONE; MAX_DYN],
         }
     }
 }
@@ -173,17 +272,34 @@ pub struct EventHeader {
     pub ip: u64,
     /// The goroutine's `stack.hi`: `stack_hi - sp` is the depth, which survives stack moves.
     pub stack_hi: u64,
-    /// The attach cookie: which spec fired.
+    /// The attach cookie: which spec fired (low half), and the probed instruction's offset from
+    /// the function's entry (high half).
     pub cookie: u64,
     /// The registers the spec asked for, in its order.
     pub regs: [u64; MAX_REGS],
+    /// The runtime address of each interface value's dynamic type, in the order looked at
+    /// (0: nil).
+    pub dyn_type: [u64; MAX_DYN],
     /// Bytes of stack copied (0 if the read faulted).
     pub stack_len: u32,
     /// Bytes of data after the header.
     pub data_len: u32,
-    /// Bytes each memory read copied, or [`DEREF_FAILED`].
-    pub deref_len: [u32; MAX_DEREFS],
+    /// Bytes each memory read copied, or [`DEREF_FAILED`]; 0 when not made (a nil pointer).
+    pub deref_len: [u16; MAX_DEREFS],
+    /// How many memory reads were made (spec's and recipes').
+    pub nderefs: u8,
+    /// How many interface values were looked at.
+    pub ndyn: u8,
+    /// For each interface value, the number of its recipe's first read, or [`DYN_NO_RECIPE`].
+    pub dyn_first: [u8; MAX_DYN],
+    /// Padding.
+    pub pad: [u8; 6],
 }
+
+// No implicit padding: both sides see the same bytes, and `Pod` is sound.
+const _: () = assert!(core::mem::size_of::<EventHeader>() == 400);
+const _: () = assert!(core::mem::size_of::<ProbeSpec>() == 1528);
+const _: () = assert!(core::mem::size_of::<TypeRecipe>() == 312);
 
 /// Size of [`EventHeader`] in bytes.
 pub const HEADER_BYTES: usize = core::mem::size_of::<EventHeader>();
@@ -204,4 +320,6 @@ pub struct EventBuf {
 mod user {
     // SAFETY: plain `repr(C)` data with explicit padding fields, valid for any bit pattern.
     unsafe impl aya::Pod for super::ProbeSpec {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::TypeRecipe {}
 }

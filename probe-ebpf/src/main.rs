@@ -1,8 +1,9 @@
 //! gosyms' eBPF program: one uprobe handler, attached at every entry and return site with a
 //! cookie that names its [`ProbeSpec`]. It copies the registers, the stack bytes and the
-//! memory the spec asks for into a per-CPU buffer and sends the used part through a ring
-//! buffer. It never writes to the traced process. When the ring buffer is full the event is
-//! counted in `DROPS` instead.
+//! memory the spec asks for into a per-CPU buffer, then looks up the dynamic type of each
+//! interface value the spec names and runs that type's recipe, and sends the used part
+//! through a ring buffer. It never writes to the traced process. When the ring buffer is full
+//! the event is counted in `DROPS` instead.
 #![no_std]
 #![no_main]
 
@@ -13,7 +14,7 @@ use aya_ebpf::{
         generated::{bpf_get_attach_cookie, bpf_get_current_task, bpf_probe_read_user as read_raw},
     },
     macros::{map, uprobe},
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::ProbeContext,
     EbpfContext,
 };
@@ -23,20 +24,42 @@ use probe_common::*;
 #[map]
 static SPECS: Array<ProbeSpec> = Array::with_max_entries(1, 0);
 
+/// Type recipes by the link-time address of the type descriptor. User space sets the size.
+#[map]
+static TYPES: HashMap<u64, TypeRecipe> = HashMap::with_max_entries(1, 0);
+
 /// Events to user space. User space sets the size.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 24, 0);
 
-/// Where an event is assembled, with the state of the capture loop. The loop's state lives
+/// Where an event is assembled, with the state of the capture loops. The loops' state lives
 /// here, in map memory read back with volatile loads, rather than in registers: the verifier
 /// then sees the same state after every iteration whatever path led there, and can prune.
 #[repr(C)]
 struct Scratch {
     regs: [u64; PT_REGS_WORDS],
     pad0: [u64; 3],
+    /// Where each read's bytes start in `buf.data`.
     starts: [u32; MAX_DEREFS],
+    /// Bytes of `buf.data` used.
     used: u32,
-    pad1: u32,
+    /// Reads made.
+    nreads: u32,
+    /// Interface values queued, and the number of the first read of the recipe running.
+    nqueue: u32,
+    base: u32,
+    /// The data word of the interface value whose recipe runs.
+    dyn_data: u64,
+    /// The load bias of the process (PIE).
+    bias: u64,
+    /// Interface values to look at, in order.
+    queue: [DynSlot; MAX_DYN],
+    /// The read being made, with its words' sources resolved for a recipe.
+    cur: Deref,
+    /// Words just computed, parked here so that every path leaves the same (unknown) value
+    /// behind for the verifier, which can then prune the paths that follow.
+    addr: u64,
+    count: u64,
     buf: EventBuf,
 }
 
@@ -70,11 +93,17 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
         r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss,
     ];
     let sp = r.rsp;
+    let ip = r.rip;
+    // The probed instruction is (cookie >> 32) bytes into the function, whose link-time entry
+    // the spec holds: the difference is the load bias (0 unless PIE).
+    s.bias = ip
+        .wrapping_sub(spec.entry_vaddr)
+        .wrapping_sub(cookie >> 32);
     let h = &mut s.buf.header;
     h.ts_ns = bpf_ktime_get_ns();
     h.pid_tgid = bpf_get_current_pid_tgid();
     h.sp = sp;
-    h.ip = r.rip;
+    h.ip = ip;
     h.cookie = cookie;
 
     let g = if spec.flags & FLAG_G_IN_REG != 0 {
@@ -121,12 +150,39 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
         }
     }
 
+    // The spec's reads.
     for i in 0..MAX_DEREFS {
         s.buf.header.deref_len[i] = 0;
-        if i < spec.nderefs as usize {
-            deref(s, spec, sp, i);
-        }
     }
+    s.nreads = 0;
+    s.base = 0;
+    for i in 0..MAX_SPEC_DEREFS {
+        if i >= spec.nderefs as usize {
+            break;
+        }
+        s.cur = spec.derefs[i];
+        deref(s, sp);
+    }
+
+    // Interface values, and the values inside them.
+    for i in 0..MAX_DYN {
+        s.queue[i] = if i < spec.ndyn as usize {
+            spec.dyn_slots[i]
+        } else {
+            DynSlot::NONE
+        };
+        s.buf.header.dyn_type[i] = 0;
+        s.buf.header.dyn_first[i] = DYN_NO_RECIPE;
+    }
+    s.nqueue = u32::from(spec.ndyn).min(MAX_DYN as u32);
+    for q in 0..MAX_DYN {
+        if q >= core::ptr::read_volatile(&s.nqueue) as usize {
+            break;
+        }
+        dynamic(s, sp, q);
+    }
+    s.buf.header.nderefs = core::ptr::read_volatile(&s.nreads) as u8;
+    s.buf.header.ndyn = core::ptr::read_volatile(&s.nqueue) as u8;
 
     let used = (core::ptr::read_volatile(&s.used) as usize).min(DATA_BYTES);
     s.buf.header.data_len = used as u32;
@@ -148,17 +204,89 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     Some(())
 }
 
-/// Memory read number `i`: appends its bytes after what is already captured.
+/// Interface value number `q` of the queue: its dynamic type, and that type's recipe.
 #[inline(always)]
-unsafe fn deref(s: &mut Scratch, spec: &ProbeSpec, sp: u64, i: usize) {
-    let Some(d) = spec.derefs.get(i) else {
+unsafe fn dynamic(s: &mut Scratch, sp: u64, q: usize) {
+    let Some(slot) = s.queue.get(q).copied() else {
         return;
     };
+    core::ptr::write_volatile(&mut s.addr, word(s, sp, &slot.type_word));
+    let mut ty = core::ptr::read_volatile(&s.addr);
+    if slot.flags & DYN_ITAB != 0 && ty != 0 {
+        ty = user_u64(ty.wrapping_add(u64::from(slot.itab_type)));
+    }
+    core::ptr::write_volatile(&mut s.addr, ty);
+    let ty = core::ptr::read_volatile(&s.addr);
+    if let Some(t) = s.buf.header.dyn_type.get_mut(q) {
+        *t = ty;
+    }
+    if ty == 0 {
+        return;
+    }
+    let Some(recipe) = TYPES.get(&ty.wrapping_sub(s.bias)) else {
+        return;
+    };
+    core::ptr::write_volatile(&mut s.count, word(s, sp, &slot.data_word));
+    let data = core::ptr::read_volatile(&s.count);
+    let first = core::ptr::read_volatile(&s.nreads);
+    if first as usize >= MAX_DEREFS {
+        return;
+    }
+    if let Some(f) = s.buf.header.dyn_first.get_mut(q) {
+        *f = first as u8;
+    }
+    s.dyn_data = data;
+    s.base = first;
+    for j in 0..MAX_TYPE_DEREFS {
+        if j >= recipe.nderefs as usize {
+            break;
+        }
+        s.cur = recipe.derefs[j];
+        deref(s, sp);
+    }
+    for j in 0..MAX_TYPE_DYN {
+        if j >= recipe.ndyn as usize {
+            break;
+        }
+        let n = core::ptr::read_volatile(&s.nqueue) as usize;
+        if n >= MAX_DYN {
+            break;
+        }
+        let mut inner = recipe.dyn_slots[j];
+        relocate(&mut inner.type_word, first);
+        relocate(&mut inner.data_word, first);
+        if let Some(slot) = s.queue.get_mut(n) {
+            *slot = inner;
+        }
+        core::ptr::write_volatile(&mut s.nqueue, (n + 1) as u32);
+    }
+    s.base = 0;
+}
+
+/// A recipe's word, made absolute: its reads count from `first`.
+#[inline(always)]
+fn relocate(w: &mut Word, first: u32) {
+    if w.kind == WORD_DEREF {
+        w.index = w.index.wrapping_add(first as u8);
+    }
+}
+
+/// The read in `s.cur`: appends its bytes after what is already captured, as read number
+/// `s.nreads`.
+#[inline(always)]
+unsafe fn deref(s: &mut Scratch, sp: u64) {
+    let i = core::ptr::read_volatile(&s.nreads) as usize;
+    if i >= MAX_DEREFS {
+        return;
+    }
+    core::ptr::write_volatile(&mut s.nreads, (i + 1) as u32);
     let used = (core::ptr::read_volatile(&s.used) as usize) & (2 * DATA_BYTES - 1);
     if let Some(start) = s.starts.get_mut(i) {
         *start = used as u32;
     }
-    let addr = word(s, sp, &d.addr);
+    let d = s.cur;
+    core::ptr::write_volatile(&mut s.addr, word(s, sp, &d.addr));
+    let addr = core::ptr::read_volatile(&s.addr);
     if addr == 0 {
         return;
     }
@@ -167,6 +295,8 @@ unsafe fn deref(s: &mut Scratch, spec: &ProbeSpec, sp: u64, i: usize) {
     } else {
         word(s, sp, &d.len)
     };
+    core::ptr::write_volatile(&mut s.count, count);
+    let count = core::ptr::read_volatile(&s.count);
     // Both factors are capped first: no overflow, and no 128-bit multiply (BPF has none).
     let mut n = count.min(u64::from(MAX_DEREF_BYTES)) * u64::from(d.elem_size.min(MAX_DEREF_BYTES));
     n = n.min(u64::from(d.max_bytes)).min(u64::from(MAX_DEREF_BYTES));
@@ -183,7 +313,7 @@ unsafe fn deref(s: &mut Scratch, spec: &ProbeSpec, sp: u64, i: usize) {
     let src = addr.wrapping_add(u64::from(d.addr_add));
     let ok = read_raw(dst.cast(), len, src as *const _) == 0;
     if let Some(out) = s.buf.header.deref_len.get_mut(i) {
-        *out = if ok { len } else { DEREF_FAILED };
+        *out = if ok { len as u16 } else { DEREF_FAILED };
     }
     if ok {
         core::ptr::write_volatile(&mut s.used, (used as u32) + len);
@@ -200,15 +330,17 @@ unsafe fn user_u64(addr: u64) -> u64 {
     bpf_probe_read_user(addr as *const u64).unwrap_or(0)
 }
 
-/// The value of a [`Word`].
+/// The value of a [`Word`]. A read's number counts from `s.base` (0 for a spec's reads, the
+/// recipe's first read for a recipe's).
 #[inline(always)]
 unsafe fn word(s: &Scratch, sp: u64, w: &Word) -> u64 {
     match w.kind {
         WORD_REG => reg(s, w.index),
         WORD_STACK => user_u64(sp.wrapping_add(u64::from(w.value))),
         WORD_CONST => u64::from(w.value),
+        WORD_DYN_DATA => s.dyn_data,
         WORD_DEREF => {
-            let k = w.index as usize;
+            let k = (w.index as usize + core::ptr::read_volatile(&s.base) as usize) & 63;
             let (Some(start), Some(len)) = (s.starts.get(k), s.buf.header.deref_len.get(k)) else {
                 return 0;
             };

@@ -1,11 +1,13 @@
 //! Events from the ring buffer: parsing the fixed header, pairing returns with calls per
 //! goroutine, and decoding values.
 
-use crate::capture::{Captured, Recipe, TypeNamer};
+use crate::decode::Captured;
+use crate::dynamic::DynTypes;
+use crate::spec::ProbeValues;
 use crate::typenames::TypeNames;
+use crate::value::Values;
 use pclntab::GoBinary;
-use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_REGS};
-use serde_json::Value;
+use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_DYN, MAX_REGS};
 use std::collections::HashMap;
 use std::mem::offset_of;
 
@@ -26,12 +28,22 @@ pub struct Event<'b> {
     pub ip: u64,
     /// The goroutine's `stack.hi` (0: unknown).
     pub stack_hi: u64,
-    /// The spec index.
+    /// The spec index (the cookie's low half).
     pub spec: u64,
+    /// The probed instruction's offset from the function's entry (the cookie's high half).
+    pub site_offset: u64,
     /// Registers.
     pub regs: [u64; MAX_REGS],
     /// Bytes per memory read.
-    pub deref_len: [u32; MAX_DEREFS],
+    pub deref_len: [u16; MAX_DEREFS],
+    /// Reads made.
+    pub nderefs: usize,
+    /// Dynamic types of the interface values looked at (`ndyn` of them).
+    pub dyn_type: [u64; MAX_DYN],
+    /// Each one's first recipe read.
+    pub dyn_first: [u8; MAX_DYN],
+    /// Interface values looked at.
+    pub ndyn: usize,
     /// The stack copy.
     pub stack: &'b [u8],
     /// Memory reads' bytes, back to back.
@@ -46,6 +58,10 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
 impl<'b> Event<'b> {
     /// Parses an event; `None` if it is shorter than its header says.
     pub fn parse(b: &'b [u8]) -> Option<Self> {
@@ -55,10 +71,21 @@ impl<'b> Event<'b> {
         for (i, r) in regs.iter_mut().enumerate() {
             *r = field(offset_of!(EventHeader, regs) + 8 * i)?;
         }
-        let mut deref_len = [0u32; MAX_DEREFS];
+        let mut deref_len = [0u16; MAX_DEREFS];
         for (i, d) in deref_len.iter_mut().enumerate() {
-            *d = u32_at(b, offset_of!(EventHeader, deref_len) + 4 * i)?;
+            *d = u16_at(b, offset_of!(EventHeader, deref_len) + 2 * i)?;
         }
+        let mut dyn_type = [0u64; MAX_DYN];
+        for (i, d) in dyn_type.iter_mut().enumerate() {
+            *d = field(offset_of!(EventHeader, dyn_type) + 8 * i)?;
+        }
+        let mut dyn_first = [0u8; MAX_DYN];
+        dyn_first.copy_from_slice(b.get(
+            offset_of!(EventHeader, dyn_first)..offset_of!(EventHeader, dyn_first) + MAX_DYN,
+        )?);
+        let nderefs = usize::from(*b.get(offset_of!(EventHeader, nderefs))?).min(MAX_DEREFS);
+        let ndyn = usize::from(*b.get(offset_of!(EventHeader, ndyn))?).min(MAX_DYN);
+        let cookie = field(offset_of!(EventHeader, cookie))?;
         let stack_len = u32_at(b, offset_of!(EventHeader, stack_len))? as usize;
         let data_len = u32_at(b, offset_of!(EventHeader, data_len))? as usize;
         let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
@@ -71,33 +98,42 @@ impl<'b> Event<'b> {
             sp: field(offset_of!(EventHeader, sp))?,
             ip: field(offset_of!(EventHeader, ip))?,
             stack_hi: field(offset_of!(EventHeader, stack_hi))?,
-            spec: field(offset_of!(EventHeader, cookie))?,
+            spec: cookie & 0xffff_ffff,
+            site_offset: cookie >> 32,
             regs,
             deref_len,
+            nderefs,
+            dyn_type,
+            dyn_first,
+            ndyn,
             stack: data.get(..stack_len)?,
             data: data.get(stack_len..)?,
         })
     }
 
-    /// The memory reads, split.
-    fn captured(&self) -> Captured<'_> {
+    /// The memory reads, split, for a function whose entry is at link-time `entry`.
+    fn captured(&self, entry: u64) -> Captured<'_> {
         let mut at = 0usize;
-        let derefs = self
+        let reads = self
             .deref_len
             .iter()
+            .take(self.nderefs)
             .map(|&n| {
-                if n == DEREF_FAILED {
+                if n == DEREF_FAILED || n == 0 {
                     return None;
                 }
-                let s = self.data.get(at..at + n as usize);
-                at += n as usize;
+                let s = self.data.get(at..at + usize::from(n));
+                at += usize::from(n);
                 s
             })
             .collect();
         Captured {
             regs: &self.regs,
             stack: self.stack,
-            derefs,
+            reads,
+            dyn_types: self.dyn_type.get(..self.ndyn).unwrap_or_default(),
+            dyn_first: self.dyn_first.get(..self.ndyn).unwrap_or_default(),
+            bias: self.ip.wrapping_sub(entry).wrapping_sub(self.site_offset),
         }
     }
 
@@ -210,7 +246,7 @@ pub struct TraceEvent {
     /// Goroutine id, when known.
     pub goid: Option<u64>,
     /// Arguments (calls) or results (returns).
-    pub values: Value,
+    pub values: Values,
     /// Time since the paired call (returns).
     pub dur_ns: Option<u64>,
 }
@@ -220,21 +256,19 @@ pub struct DecodedFunction {
     /// Full name.
     pub name: String,
     /// Arguments at calls.
-    pub entry: Recipe,
+    pub entry: ProbeValues,
     /// Results at returns.
-    pub ret: Recipe,
-    /// Link-time address of the entry probe: an entry event's `ip` minus this is the load
-    /// bias of a PIE.
-    pub entry_probe_vaddr: u64,
+    pub ret: ProbeValues,
+    /// Link-time address of the function's entry: with the probed instruction's offset from
+    /// it (in the cookie), an event's `ip` gives the load bias of a PIE.
+    pub entry_vaddr: u64,
 }
 
 /// Turns raw events into [`TraceEvent`]s.
 pub struct Decoder<'a, 'data> {
-    bin: &'a GoBinary<'data>,
     functions: Vec<DecodedFunction>,
     names: TypeNames<'a, 'data>,
-    /// Load bias per process (PIE), from the first entry event.
-    biases: HashMap<u32, u64>,
+    types: DynTypes,
     /// Goroutine pairing.
     pub pairing: Pairing,
     /// Events too short to parse (never expected).
@@ -243,12 +277,11 @@ pub struct Decoder<'a, 'data> {
 
 impl<'a, 'data> Decoder<'a, 'data> {
     /// Spec `2 * i` is function `i`'s entry, `2 * i + 1` its returns.
-    pub fn new(bin: &'a GoBinary<'data>, functions: Vec<DecodedFunction>) -> Self {
+    pub fn new(bin: &'a GoBinary<'data>, functions: Vec<DecodedFunction>, types: DynTypes) -> Self {
         Decoder {
-            bin,
             functions,
             names: TypeNames::new(bin),
-            biases: HashMap::new(),
+            types,
             pairing: Pairing::default(),
             malformed: 0,
         }
@@ -268,13 +301,10 @@ impl<'a, 'data> Decoder<'a, 'data> {
         let function = usize::try_from(e.spec / 2).ok()?;
         let is_return = e.spec % 2 == 1;
         let f = self.functions.get(function)?;
-        if !is_return && self.bin.container.pie {
-            self.biases
-                .entry(e.pid)
-                .or_insert_with(|| e.ip.wrapping_sub(f.entry_probe_vaddr));
-        }
-        let recipe = if is_return { &f.ret } else { &f.entry };
-        let values = recipe.decode(&e.captured(), &*self, e.pid);
+        let values_plan = if is_return { &f.ret } else { &f.entry };
+        let names = &self.names;
+        let namer = |addr: u64| names.name(addr);
+        let values = values_plan.decode(&e.captured(f.entry_vaddr), &self.types, &namer);
         let dur_ns = if is_return {
             self.pairing
                 .ret(&e, function)
@@ -294,20 +324,6 @@ impl<'a, 'data> Decoder<'a, 'data> {
             dur_ns,
         })
     }
-
-    fn bias(&self, pid: u32) -> Option<u64> {
-        if !self.bin.container.pie {
-            return Some(0);
-        }
-        self.biases.get(&pid).copied()
-    }
-}
-
-impl TypeNamer for Decoder<'_, '_> {
-    fn type_name(&self, pid: u32, addr: u64) -> Option<String> {
-        let bias = self.bias(pid)?;
-        self.names.name(addr.wrapping_sub(bias))
-    }
 }
 
 #[cfg(test)]
@@ -324,8 +340,13 @@ mod tests {
             ip: 0,
             stack_hi: 0x10000,
             spec: 0,
+            site_offset: 0,
             regs: [0; MAX_REGS],
             deref_len: [0; MAX_DEREFS],
+            nderefs: 0,
+            dyn_type: [0; MAX_DYN],
+            dyn_first: [0; MAX_DYN],
+            ndyn: 0,
             stack: &[],
             data: &[],
         }

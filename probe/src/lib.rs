@@ -1,8 +1,10 @@
 //! The user-space half of `gosyms trace`: it loads the eBPF program (`probe-ebpf`, committed
 //! compiled as `gosyms-probe.bpf.o`), writes one [`ProbeSpec`] per entry and per return of each
-//! function from the resolver's [`resolver::Plan`]s, attaches uprobes by file offset with the
-//! spec's index as cookie, and turns ring-buffer events into JSON: arguments at calls, results
-//! and durations at returns, paired per goroutine.
+//! function from the resolver's [`resolver::Plan`]s ([`spec`], [`reads`]) and one
+//! [`probe_common::TypeRecipe`] per type of the binary ([`dynamic`]), attaches uprobes by file
+//! offset with the spec's index as cookie, and turns ring-buffer events into typed Go values
+//! ([`decode`], [`value`]): arguments at calls, results and durations at returns, paired per
+//! goroutine.
 //!
 //! It only reads the traced process (registers, stack, memory through pointers); it never
 //! writes to it, and it uses no uretprobes (they corrupt Go stacks), only probes on the
@@ -10,21 +12,29 @@
 
 mod attach;
 mod btf;
-pub mod capture;
+pub mod decode;
+pub mod dynamic;
 mod events;
 mod multi;
+pub mod reads;
+pub mod spec;
 mod sys;
 mod typenames;
+pub mod value;
 
-pub use capture::{FunctionCapture, GoroutineAccess, Limits};
+pub use dynamic::DynTypes;
 pub use events::{DecodedFunction, Decoder, Event, Pairing, TraceEvent};
 pub use probe_common::ProbeSpec;
+pub use reads::Limits;
+pub use spec::{FunctionCapture, GoroutineAccess};
 pub use typenames::TypeNames;
+pub use value::{Value, Values};
 
+use aya::maps::HashMap as BpfHashMap;
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::UProbe;
 use aya::{Ebpf, EbpfLoader};
-use probe_common::{MAX_DEREFS, MAX_REGS, MAX_STACK_BYTES};
+use probe_common::{TypeRecipe, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES};
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
@@ -114,10 +124,16 @@ pub fn validate(function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
     if usize::from(spec.nregs) > MAX_REGS {
         return Err(bad(format!("{} registers, at most {MAX_REGS}", spec.nregs)));
     }
-    if usize::from(spec.nderefs) > MAX_DEREFS {
+    if usize::from(spec.nderefs) > MAX_SPEC_DEREFS {
         return Err(bad(format!(
-            "{} memory reads, at most {MAX_DEREFS}",
+            "{} memory reads, at most {MAX_SPEC_DEREFS}",
             spec.nderefs
+        )));
+    }
+    if usize::from(spec.ndyn) > MAX_DYN {
+        return Err(bad(format!(
+            "{} interface values, at most {MAX_DYN}",
+            spec.ndyn
         )));
     }
     if spec.stack_len > MAX_STACK_BYTES {
@@ -164,8 +180,18 @@ pub struct AttachPoint {
     pub file_offset: u64,
     /// Index of its spec.
     pub spec: u32,
+    /// The instruction's offset from its function's entry (with the spec's entry address, the
+    /// program finds a PIE's load bias).
+    pub site_offset: u32,
     /// Entry or return.
     pub kind: SiteKind,
+}
+
+impl AttachPoint {
+    /// The attach cookie: the spec in the low half, the site's offset in the high half.
+    pub fn cookie(&self) -> u64 {
+        u64::from(self.spec) | (u64::from(self.site_offset) << 32)
+    }
 }
 
 /// A probe the kernel would not place, and why. The other probes are attached.
@@ -261,14 +287,32 @@ impl Drop for Tracer {
 impl Tracer {
     /// Loads the program with room for `specs` and a ring buffer of `ring_bytes` (a power of
     /// two, at least a page), and stores the specs.
-    pub fn load(specs: &[ProbeSpec], ring_bytes: u32) -> Result<Tracer, TraceError> {
+    pub fn load(
+        specs: &[ProbeSpec],
+        types: &DynTypes,
+        ring_bytes: u32,
+    ) -> Result<Tracer, TraceError> {
         let n = u32::try_from(specs.len().max(1))
             .map_err(|_| TraceError::Unsupported("too many probes".into()))?;
+        let ntypes = u32::try_from(types.types.len().max(1))
+            .map_err(|_| TraceError::Unsupported("too many types".into()))?;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("SPECS", n)
+            .map_max_entries("TYPES", ntypes)
             .map_max_entries("EVENTS", ring_bytes)
             .load(PROGRAM)
             .map_err(bpf("loading the eBPF program"))?;
+        {
+            let map = ebpf
+                .map_mut("TYPES")
+                .ok_or_else(|| TraceError::Unsupported("map TYPES missing".into()))?;
+            let mut hash: BpfHashMap<_, u64, TypeRecipe> =
+                BpfHashMap::try_from(map).map_err(bpf("map TYPES"))?;
+            for (addr, recipe) in types.recipes() {
+                hash.insert(addr, *recipe, 0)
+                    .map_err(bpf("writing a type recipe"))?;
+            }
+        }
         {
             let map = ebpf
                 .map_mut("SPECS")
@@ -365,10 +409,7 @@ impl Tracer {
         points: &[AttachPoint],
         pid: Option<u32>,
     ) -> Result<(Probes, Vec<Refused>), TraceError> {
-        let pairs: Vec<(u64, u64)> = points
-            .iter()
-            .map(|p| (p.file_offset, u64::from(p.spec)))
-            .collect();
+        let pairs: Vec<(u64, u64)> = points.iter().map(|p| (p.file_offset, p.cookie())).collect();
         let mut probes = Probes::default();
         let mut failed = Vec::new();
         if let Some(prog) = &self.multi_prog {

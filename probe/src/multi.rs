@@ -23,7 +23,7 @@ const BPF_TRACE_UPROBE_MULTI: u32 = 48;
 
 fn map_fd(ebpf: &Ebpf, name: &str) -> io::Result<RawFd> {
     let data = match ebpf.map(name) {
-        Some(Map::Array(d) | Map::PerCpuArray(d) | Map::RingBuf(d)) => d,
+        Some(Map::Array(d) | Map::PerCpuArray(d) | Map::RingBuf(d) | Map::HashMap(d)) => d,
         _ => return Err(io::Error::other(format!("map {name} missing"))),
     };
     Ok(data.fd().as_fd().as_raw_fd())
@@ -64,8 +64,26 @@ pub fn load(ebpf: &Ebpf, object: &[u8], program: &str) -> io::Result<OwnedFd> {
     put(&mut attr, 16, &(license.as_ptr() as u64).to_ne_bytes());
     put(&mut attr, 48, b"gosyms_probe\0");
     put(&mut attr, 68, &BPF_TRACE_UPROBE_MULTI.to_ne_bytes());
+    // GOSYMS_VERIFIER_STATS=1 prints the verifier's statistics (instructions processed, states)
+    // to stderr: the cost of the program's complexity, for benchmarks.
+    let stats = std::env::var_os("GOSYMS_VERIFIER_STATS").is_some();
+    if stats {
+        const BPF_LOG_STATS: u32 = 4;
+        put(&mut attr, 24, &BPF_LOG_STATS.to_ne_bytes());
+        put(&mut attr, 28, &(log.len() as u32).to_ne_bytes());
+        put(&mut attr, 32, &(log.as_mut_ptr() as u64).to_ne_bytes());
+    }
     match bpf(BPF_PROG_LOAD, &mut attr) {
-        Ok(fd) => Ok(fd),
+        Ok(fd) => {
+            if stats {
+                let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
+                let text = String::from_utf8_lossy(log.get(..end).unwrap_or_default());
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    eprintln!("gosyms: verifier: {line}");
+                }
+            }
+            Ok(fd)
+        }
         Err(e) => {
             // Load again with the verifier's log, for the error message.
             put(&mut attr, 24, &1u32.to_ne_bytes());
