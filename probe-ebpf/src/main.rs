@@ -280,7 +280,9 @@ unsafe fn deref(s: &mut Scratch, sp: u64) {
         return;
     }
     core::ptr::write_volatile(&mut s.nreads, (i + 1) as u32);
-    let used = (core::ptr::read_volatile(&s.used) as usize) & (2 * DATA_BYTES - 1);
+    // Each read starts 8-aligned, so that a word in it is one aligned load (see `word`).
+    let used = ((core::ptr::read_volatile(&s.used) as usize + 7) & !7) & (2 * DATA_BYTES - 1);
+    core::ptr::write_volatile(&mut s.used, used as u32);
     if let Some(start) = s.starts.get_mut(i) {
         *start = used as u32;
     }
@@ -346,17 +348,13 @@ unsafe fn word(s: &Scratch, sp: u64, w: &Word) -> u64 {
             };
             let start = core::ptr::read_volatile(start) as usize;
             let len = core::ptr::read_volatile(len);
-            if len == DEREF_FAILED || u64::from(w.value) + 8 > u64::from(len) {
+            // Go aligns every pointer and length word to 8 bytes, and reads start 8-aligned.
+            if len == DEREF_FAILED || u64::from(w.value) + 8 > u64::from(len) || w.value % 8 != 0
+            {
                 return 0;
             }
-            let at = (start + w.value as usize) & (DATA_BYTES - 1);
-            let mut v = [0u8; 8];
-            let mut j = 0;
-            while j < 8 {
-                v[j] = s.buf.data[(at + j) & (2 * DATA_BYTES - 1)];
-                j += 1;
-            }
-            u64::from_le_bytes(v)
+            let at = (start + w.value as usize) & (DATA_BYTES - 8);
+            core::ptr::read_volatile(s.buf.data.as_ptr().add(at).cast::<u64>())
         }
         _ => 0,
     }

@@ -46,7 +46,8 @@ pub struct Event<'b> {
     pub ndyn: usize,
     /// The stack copy.
     pub stack: &'b [u8],
-    /// Memory reads' bytes, back to back.
+    /// Everything captured after the header: the stack copy, then each read's bytes, each
+    /// starting at a multiple of 8.
     pub data: &'b [u8],
 }
 
@@ -107,13 +108,13 @@ impl<'b> Event<'b> {
             dyn_first,
             ndyn,
             stack: data.get(..stack_len)?,
-            data: data.get(stack_len..)?,
+            data,
         })
     }
 
     /// The memory reads, split, for a function whose entry is at link-time `entry`.
     fn captured(&self, entry: u64) -> Captured<'_> {
-        let mut at = 0usize;
+        let mut at = self.stack.len();
         let reads = self
             .deref_len
             .iter()
@@ -122,6 +123,7 @@ impl<'b> Event<'b> {
                 if n == DEREF_FAILED || n == 0 {
                     return None;
                 }
+                at = (at + 7) & !7;
                 let s = self.data.get(at..at + usize::from(n));
                 at += usize::from(n);
                 s

@@ -675,7 +675,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
                         return Err(ResolveError::UnknownType {
                             function: function.to_string(),
                             detail: format!(
-                                "type {name}: {why}; write what it is made of (struct {{ ... }}), or pass a pointer (*{name})"
+                                "type {name}: {why}; write what it is made of (struct {{ ... }}, interface {{ ... }}, or its underlying type)"
                             ),
                         });
                     }

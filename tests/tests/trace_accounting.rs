@@ -194,7 +194,12 @@ impl Summary {
 }
 
 /// Starts stress, waiting `wait_ms` before it works, with `calls` per goroutine.
+/// Starts the stress program on its own, to be traced with `--pid`. It waits `wait_ms` before
+/// working, and at least PID_WAIT_MS: it must not be done before gosyms has loaded (the
+/// verifier takes up to a second or two on a busy machine) and attached.
 fn start_stress(calls: u32, wait_ms: u32) -> Child {
+    const PID_WAIT_MS: u32 = 2500;
+    let wait_ms = wait_ms.max(PID_WAIT_MS);
     Command::new(stress())
         .arg(calls.to_string())
         .env("STRESS_WAIT_MS", wait_ms.to_string())

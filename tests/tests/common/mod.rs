@@ -1,6 +1,8 @@
 //! Shared helpers: finding the gosyms binary and the test corpora, running it, reading its JSON.
 #![allow(dead_code)]
 
+pub mod truth;
+
 #[allow(unused_imports)] // each test file uses some of them
 pub use gosyms_tests::{cache, go, matrix_binary};
 use serde::Deserialize;
