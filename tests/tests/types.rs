@@ -5,7 +5,10 @@
 //!   (`DW_AT_go_runtime_type`) must agree with that descriptor (kind, size, name, struct fields
 //!   with names, offsets, types and embedding, elements, keys, array lengths, parameters and
 //!   results), and every named type found in both is counted;
-//! - each stripped binary gives the same types as its unstripped twin;
+//! - each stripped binary gives the same types as its unstripped twin; methods and itabs point
+//!   at the functions of their names; maps fit their group types; the real Go 1.16-1.18
+//!   binaries do too; without build info (its magic wiped), the layout facts probed from the
+//!   descriptors give the same types as the release's;
 //! - `reflect`, in a program that prints what it says about its own types
 //!   (`testdata/types/reflect`), built by every installed toolchain as an executable and as
 //!   PIE (and with `GOEXPERIMENT=noswissmap` by Go 1.24 and 1.25): `gosyms types --json` on its
@@ -473,8 +476,8 @@ fn stripped_binaries_have_their_twins_types() {
 /// first function (at its release's offset in the itab) is the entry of a function, per the
 /// function table, whose name ends with the method's name; an itab's first function is the
 /// `ifn` of its type's method of the interface's first method name.
-fn check_code_addresses(row: &Row, problems: &mut Vec<String>) -> usize {
-    let data = std::fs::read(&row.path).unwrap();
+fn check_code_addresses(path: &Path, problems: &mut Vec<String>) -> usize {
+    let data = std::fs::read(path).unwrap();
     let bin = GoBinary::parse(&data).unwrap();
     let descs = bin.type_descs().unwrap();
     let mut checked = 0;
@@ -551,7 +554,7 @@ fn check_code_addresses(row: &Row, problems: &mut Vec<String>) -> usize {
 fn methods_and_itabs_point_at_their_code() {
     let rows = gosyms_tests::matrix();
     let problems = for_rows(&rows, |row, problems| {
-        check_code_addresses(row, problems);
+        check_code_addresses(&row.path, problems);
     });
     assert!(
         problems.is_empty(),
@@ -1040,6 +1043,146 @@ fn map_layouts_agree_with_their_group_types() {
     let problems = for_rows(&rows, |row, problems| {
         check_map_layouts(&row.path, problems);
     });
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real Go 1.16-1.18 binaries, and binaries whose build info is gone.
+
+fn real_binaries() -> Vec<(String, PathBuf)> {
+    let tsv = gosyms_tests::repo().join("testdata/real-binaries.tsv");
+    std::fs::read_to_string(&tsv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let path = gosyms_tests::cache().join("real").join(f[0]);
+            assert!(
+                path.exists(),
+                "{} missing: run testdata/fetch-real-binaries.sh (the README test command does)",
+                path.display()
+            );
+            (format!("{} ({})", f[0], f[1]), path)
+        })
+        .collect()
+}
+
+/// Every type of `path`, decoded, as text: what the comparisons below compare.
+fn decoded_types(data: &[u8]) -> Result<Vec<String>, String> {
+    let bin = GoBinary::parse(data).map_err(|e| e.to_string())?;
+    let descs = bin.type_descs().map_err(|e| e.to_string())?;
+    let all = descs.all().map_err(|e| e.to_string())?;
+    all.into_iter()
+        .map(|a| {
+            descs
+                .get(a)
+                .map(|d| format!("{d:?}"))
+                .map_err(|e| format!("{:#x}: {e}", a.0))
+        })
+        .collect()
+}
+
+#[test]
+fn real_go116_to_go118_binaries() {
+    let mut problems = Vec::new();
+    for (label, path) in real_binaries() {
+        let mut p = Vec::new();
+        let data = std::fs::read(&path).unwrap();
+        match decoded_types(&data) {
+            Ok(types) if types.len() > 500 => {}
+            Ok(types) => p.push(format!("only {} types", types.len())),
+            Err(e) => p.push(e),
+        }
+        check_code_addresses(&path, &mut p);
+        check_map_layouts(&path, &mut p);
+        // Every one of them has os.File: `struct { *os.file }`, the field embedded (Go 1.16-1.18
+        // say so in the field offset's low bit).
+        let bin = GoBinary::parse(&data).unwrap();
+        let descs = bin.type_descs().unwrap();
+        let file = descs.by_name("os.File");
+        let fields = file.first().map(|a| descs.get(*a).unwrap().detail);
+        match &fields {
+            Some(TypeDetail::Struct { fields })
+                if fields.len() == 1
+                    && fields[0].embedded
+                    && fields[0].offset == 0
+                    && descs.name(fields[0].typ).unwrap() == "*os.file" => {}
+            other => p.push(format!("os.File: {other:?}")),
+        }
+        let error = descs.by_name("error");
+        match error.first().map(|a| descs.get(*a).unwrap()) {
+            Some(d) if descs.go_syntax(&d).unwrap() == "interface { Error() string }" => {}
+            other => p.push(format!("error: {other:?}")),
+        }
+        problems.extend(p.into_iter().take(10).map(|p| format!("{label}: {p}")));
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// `data` with its build info's magic overwritten, so that the Go release is unknown.
+fn without_build_info(data: &[u8]) -> Vec<u8> {
+    let magic = b"\xff Go buildinf:";
+    let mut out = data.to_vec();
+    let at = out
+        .windows(magic.len())
+        .position(|w| w == magic)
+        .expect("build info");
+    out[at..at + magic.len()].fill(0);
+    out
+}
+
+#[test]
+fn layouts_probed_without_build_info_agree() {
+    let mut paths: Vec<(String, PathBuf)> = [
+        ("1.19", "linux_amd64", "exe-stripped"),
+        ("1.19", "linux_386", "exe-stripped"),
+        ("1.21.13", "linux_s390x", "exe-stripped"),
+        ("1.23.9", "linux_arm", "exe-stripped"),
+        ("1.24.11", "linux_amd64", "exe-stripped"),
+        ("1.25.5", "windows_386", "exe-stripped"),
+        ("1.26.6", "linux_arm64", "exe-stripped"),
+        ("1.27.3", "darwin_amd64", "exe-stripped"),
+    ]
+    .iter()
+    .map(|(r, t, v)| (format!("{r} {t} {v}"), gosyms_tests::matrix_binary(r, t, v)))
+    .collect();
+    paths.extend(real_binaries());
+    paths.push((
+        "1.25.5 reflect noswissmap".into(),
+        build_reflect("1.25.5", "exe", true),
+    ));
+    let mut problems = Vec::new();
+    for (label, path) in paths {
+        let data = std::fs::read(&path).unwrap();
+        let blind = without_build_info(&data);
+        assert!(
+            GoBinary::parse(&blind).unwrap().go_minor().is_none(),
+            "{label}"
+        );
+        let (want, got) = (decoded_types(&data), decoded_types(&blind));
+        match (&want, &got) {
+            (Ok(w), Ok(g)) if w == g && w.len() > 300 => {}
+            (Ok(w), Ok(g)) => problems.push(format!(
+                "{label}: {} types, {} without build info; first difference: {:?}",
+                w.len(),
+                g.len(),
+                w.iter().zip(g).find(|(a, b)| a != b)
+            )),
+            _ => problems.push(format!("{label}: {want:?} / without build info {got:?}")),
+        }
+    }
     assert!(
         problems.is_empty(),
         "{} problems:\n{}",
