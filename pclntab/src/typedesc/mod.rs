@@ -637,16 +637,15 @@ impl<'a, 'data> TypeDescs<'a, 'data> {
         if v == 0 || v == -1 {
             return Ok(None);
         }
-        let addr = match u64::try_from(v) {
-            Ok(o) => self.types + o,
-            Err(_) => {
-                return Err(Error::BadValue {
-                    what,
-                    offset: self.r.base() + off,
-                    value: u64::from(v as u32),
-                })
-            }
+        let bad = || Error::BadValue {
+            what,
+            offset: self.r.base() + off,
+            value: u64::from(v as u32),
         };
+        let addr = u64::try_from(v)
+            .ok()
+            .and_then(|o| self.types.checked_add(o))
+            .ok_or_else(bad)?;
         self.check_type_addr(what, self.r.base() + off, addr)
             .map(Some)
     }
