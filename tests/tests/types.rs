@@ -124,11 +124,17 @@ fn reflect_name(dwarf: &str) -> String {
         }
         token.clear();
     };
+    let mut skip_to = 0;
     for (i, c) in dwarf.char_indices() {
+        if i < skip_to {
+            continue;
+        }
         let in_args = brackets.iter().any(|b| *b);
-        if token.is_empty() && !in_args && dwarf[i..].starts_with("go.shape.") {
-            out.push_str(&dwarf[i..]);
-            return unqualify_fields(&out);
+        if token.is_empty() && dwarf[i..].starts_with("go.shape.") {
+            let n = shape_len(&dwarf[i..]);
+            out.push_str(&dwarf[i..i + n]);
+            skip_to = i + n;
+            continue;
         }
         if c.is_alphanumeric() || "_./-~%·".contains(c) {
             token.push(c);
@@ -151,24 +157,49 @@ fn reflect_name(dwarf: &str) -> String {
     unqualify_fields(&out)
 }
 
+/// The length of the shape type name `s` starts with: `go.shape.int`, `go.shape.*uint8`,
+/// `go.shape.struct { ... }`, `go.shape.interface { ... }`.
+fn shape_len(s: &str) -> usize {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' if depth == 0 => return i,
+            '}' | ']' | ')' => {
+                depth -= 1;
+                if depth == 0 && c == '}' {
+                    return i + 1;
+                }
+            }
+            ';' | ',' if depth == 0 => return i,
+            ' ' if depth == 0 && !s[i..].starts_with(" {") => return i,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
 /// `struct { runtime.n int32; runtime.gList }` as `struct { n int32; runtime.gList }`: field
 /// names lose their package; embedded fields (a type, no name) keep it; shape types keep all.
 fn unqualify_fields(s: &str) -> String {
-    if s.contains("go.shape.") {
-        return s.to_string();
-    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    // Each field starts after `{ ` or `; `.
-    while let Some(j) = [rest.find("{ "), rest.find("; ")]
+    // Each field starts after `{ ` or `; `; a shape type is copied whole.
+    while let Some(j) = [rest.find("{ "), rest.find("; "), rest.find("go.shape.")]
         .into_iter()
         .flatten()
         .min()
     {
+        if rest[j..].starts_with("go.shape.") {
+            let n = j + shape_len(&rest[j..]);
+            out.push_str(&rest[..n]);
+            rest = &rest[n..];
+            continue;
+        }
         out.push_str(&rest[..j + 2]);
         rest = &rest[j + 2..];
         let (word, after) = rest.split_at(rest.find([' ', ';', '}']).unwrap_or(rest.len()));
-        if after.starts_with(' ') && !after.starts_with(" }") {
+        if after.starts_with(' ') && !after.starts_with(" }") && !word.starts_with("go.shape.") {
             if let Some(dot) = word.rfind('.') {
                 out.push_str(&word[dot + 1..]);
                 rest = after;
@@ -433,16 +464,19 @@ fn stripped_binaries_have_their_twins_types() {
         .into_iter()
         .filter(|r| r.stripped)
         .collect();
+    // Offsets from `types` and names: Go 1.27's PE linker puts 32 more bytes before the type
+    // descriptors of a stripped build.
     let types_of = |path: &Path| -> Result<Vec<(u64, String)>, String> {
         let data = std::fs::read(path).map_err(|e| e.to_string())?;
         let bin = GoBinary::parse(&data).map_err(|e| e.to_string())?;
+        let types = bin.moduledata.as_ref().map_or(0, |m| m.types.0);
         let descs = bin.type_descs().map_err(|e| e.to_string())?;
         let all = descs.all().map_err(|e| e.to_string())?;
         all.into_iter()
             .map(|a| {
                 descs
                     .name(a)
-                    .map(|n| (a.0, n.into_owned()))
+                    .map(|n| (a.0 - types, n.into_owned()))
                     .map_err(|e| e.to_string())
             })
             .collect()
@@ -585,6 +619,14 @@ fn dwarf_names_map_to_reflect_names() {
         (
             "[0]*go.shape.struct { internal/sync.isEntry bool }",
             "[0]*go.shape.struct { internal/sync.isEntry bool }",
+        ),
+        (
+            "*sync/atomic.Pointer[go.shape.struct { internal/sync.isEntry bool }]",
+            "*atomic.Pointer[go.shape.struct { internal/sync.isEntry bool }]",
+        ),
+        (
+            "struct { sync.f func() go.shape.bool; sync.once sync.Once; sync.p interface {} }",
+            "struct { f func() go.shape.bool; once sync.Once; p interface {} }",
         ),
         ("func(*net/http.Request) error", "func(*http.Request) error"),
     ] {
