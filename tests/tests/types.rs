@@ -1232,3 +1232,70 @@ fn layouts_probed_without_build_info_agree() {
         problems.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+#[test]
+fn gosyms_types_exit_codes_and_errors() {
+    let prog = gosyms_tests::matrix_binary("1.24.11", "linux_amd64", "exe-stripped");
+    let p = prog.to_str().unwrap();
+    // A filter that matches: Go syntax, methods under their type.
+    let out = common::stdout_of(&["types", "--filter", r"^shapes\.Rect$", p]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].ends_with(" 16 type shapes.Rect struct { W int; H int }"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("    func (shapes.Rect) Area() int  // 0x"),
+        "{out}"
+    );
+    // No match: status 1, nothing printed.
+    let none = common::run(&["types", "--filter", "^no such type$", p]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(none.stdout.is_empty() && none.stderr.is_empty());
+    // Not Go: status 2, one line naming the file.
+    let ls = common::run(&["types", "/bin/ls"]);
+    assert_eq!(ls.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&ls.stderr),
+        "gosyms: /bin/ls: no Go function table found (not a Go binary?)\n"
+    );
+    // A release before 1.15 (the build info of a 1.15 binary made to say 1.14): refused in one
+    // line.
+    let data = std::fs::read(gosyms_tests::matrix_binary(
+        "1.15",
+        "linux_amd64",
+        "exe-stripped",
+    ))
+    .unwrap();
+    let at = data
+        .windows(7)
+        .position(|w| w == b"go1.15.")
+        .expect("the Go version in the build info");
+    let mut old = data.clone();
+    old[at..at + 7].copy_from_slice(b"go1.14.");
+    let path = common::scratch("types-cli").join("go114");
+    std::fs::write(&path, old).unwrap();
+    let out = common::run(&["types", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "gosyms: {}: type descriptors of go1.14 are not supported (Go 1.15 and later are)\n",
+            path.display()
+        )
+    );
+    // A closed pipe ends quietly.
+    let mut child = Command::new(common::gosyms())
+        .args(["types", p])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+}
