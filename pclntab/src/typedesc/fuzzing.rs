@@ -164,7 +164,7 @@ pub fn with_descs<R>(input: &[u8], f: impl FnOnce(&TypeDescs<'_, '_>) -> R) -> O
         gofunc: None,
         textsectmap: Vec::new(),
         typelinks: Some((at, ntypelinks)),
-        itablinks: Some((at + 4 * ntypelinks, nitablinks)),
+        itablinks: Some((at.wrapping_add(4 * ntypelinks), nitablinks)),
         typedesclen: Some(u32_at(6)),
         itabs: Some((u32_at(10), u32_at(14))),
     };
