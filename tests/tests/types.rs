@@ -397,6 +397,15 @@ fn kind_number(k: TypeKind) -> u8 {
         .unwrap_or(0)
 }
 
+fn assert_no_problems(problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 /// Runs `f` on every row, two at a time; the problems of each, labelled.
 fn for_rows<T: Send>(rows: &[Row], f: impl Fn(&Row, &mut Vec<String>) -> T + Sync) -> Vec<String> {
     let next = Mutex::new(0usize);
@@ -450,12 +459,7 @@ fn descriptors_agree_with_dwarf() {
         println!("  {label}: {t:?}");
     }
     assert!(tallies.len() > 100, "only {} binaries", tallies.len());
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 #[test]
@@ -498,12 +502,7 @@ fn stripped_binaries_have_their_twins_types() {
         }
     });
     assert!(rows.len() > 100);
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 /// Every method's code (`ifn`, `tfn`, through `textOff` and `textsectmap`) and every itab's
@@ -585,17 +584,13 @@ fn check_code_addresses(path: &Path, problems: &mut Vec<String>) -> usize {
 }
 
 #[test]
-fn methods_and_itabs_point_at_their_code() {
+fn methods_itabs_and_maps_agree_with_the_binary() {
     let rows = gosyms_tests::matrix();
     let problems = for_rows(&rows, |row, problems| {
         check_code_addresses(&row.path, problems);
+        check_map_layouts(&row.path, problems);
     });
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 #[test]
@@ -989,12 +984,7 @@ fn gosyms_types_agrees_with_reflect() {
     });
     let problems = problems.into_inner().unwrap();
     assert!(builds.len() >= 18, "{} builds", builds.len());
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 /// Each map's layout, as its descriptor gives it, agrees with its bucket or group type, a struct
@@ -1079,20 +1069,6 @@ fn check_map_layouts(path: &Path, problems: &mut Vec<String>) -> usize {
     maps
 }
 
-#[test]
-fn map_layouts_agree_with_their_group_types() {
-    let rows = gosyms_tests::matrix();
-    let problems = for_rows(&rows, |row, problems| {
-        check_map_layouts(&row.path, problems);
-    });
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Real Go 1.16-1.18 binaries, and binaries whose build info is gone.
 
@@ -1165,12 +1141,7 @@ fn real_go116_to_go118_binaries() {
         }
         problems.extend(p.into_iter().take(10).map(|p| format!("{label}: {p}")));
     }
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 /// `data` with its build info's magic overwritten, so that the Go release is unknown.
@@ -1225,12 +1196,7 @@ fn layouts_probed_without_build_info_agree() {
             _ => problems.push(format!("{label}: {want:?} / without build info {got:?}")),
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 // ---------------------------------------------------------------------------------------------
