@@ -5,7 +5,10 @@
 //!   (`DW_AT_go_runtime_type`) must agree with that descriptor (kind, size, name, struct fields
 //!   with names, offsets, types and embedding, elements, keys, array lengths, parameters and
 //!   results), and every named type found in both is counted;
-//! - each stripped binary gives the same types as its unstripped twin;
+//! - each stripped binary gives the same types as its unstripped twin; methods and itabs point
+//!   at the functions of their names; maps fit their group types; the real Go 1.16-1.18
+//!   binaries do too; without build info (its magic wiped), the layout facts probed from the
+//!   descriptors give the same types as the release's;
 //! - `reflect`, in a program that prints what it says about its own types
 //!   (`testdata/types/reflect`), built by every installed toolchain as an executable and as
 //!   PIE (and with `GOEXPERIMENT=noswissmap` by Go 1.24 and 1.25): `gosyms types --json` on its
@@ -121,11 +124,17 @@ fn reflect_name(dwarf: &str) -> String {
         }
         token.clear();
     };
+    let mut skip_to = 0;
     for (i, c) in dwarf.char_indices() {
+        if i < skip_to {
+            continue;
+        }
         let in_args = brackets.iter().any(|b| *b);
-        if token.is_empty() && !in_args && dwarf[i..].starts_with("go.shape.") {
-            out.push_str(&dwarf[i..]);
-            return unqualify_fields(&out);
+        if token.is_empty() && dwarf[i..].starts_with("go.shape.") {
+            let n = shape_len(&dwarf[i..]);
+            out.push_str(&dwarf[i..i + n]);
+            skip_to = i + n;
+            continue;
         }
         if c.is_alphanumeric() || "_./-~%·".contains(c) {
             token.push(c);
@@ -148,24 +157,49 @@ fn reflect_name(dwarf: &str) -> String {
     unqualify_fields(&out)
 }
 
+/// The length of the shape type name `s` starts with: `go.shape.int`, `go.shape.*uint8`,
+/// `go.shape.struct { ... }`, `go.shape.interface { ... }`.
+fn shape_len(s: &str) -> usize {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' | '[' | '(' => depth += 1,
+            '}' | ']' | ')' if depth == 0 => return i,
+            '}' | ']' | ')' => {
+                depth -= 1;
+                if depth == 0 && c == '}' {
+                    return i + 1;
+                }
+            }
+            ';' | ',' if depth == 0 => return i,
+            ' ' if depth == 0 && !s[i..].starts_with(" {") => return i,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
 /// `struct { runtime.n int32; runtime.gList }` as `struct { n int32; runtime.gList }`: field
 /// names lose their package; embedded fields (a type, no name) keep it; shape types keep all.
 fn unqualify_fields(s: &str) -> String {
-    if s.contains("go.shape.") {
-        return s.to_string();
-    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    // Each field starts after `{ ` or `; `.
-    while let Some(j) = [rest.find("{ "), rest.find("; ")]
+    // Each field starts after `{ ` or `; `; a shape type is copied whole.
+    while let Some(j) = [rest.find("{ "), rest.find("; "), rest.find("go.shape.")]
         .into_iter()
         .flatten()
         .min()
     {
+        if rest[j..].starts_with("go.shape.") {
+            let n = j + shape_len(&rest[j..]);
+            out.push_str(&rest[..n]);
+            rest = &rest[n..];
+            continue;
+        }
         out.push_str(&rest[..j + 2]);
         rest = &rest[j + 2..];
         let (word, after) = rest.split_at(rest.find([' ', ';', '}']).unwrap_or(rest.len()));
-        if after.starts_with(' ') && !after.starts_with(" }") {
+        if after.starts_with(' ') && !after.starts_with(" }") && !word.starts_with("go.shape.") {
             if let Some(dot) = word.rfind('.') {
                 out.push_str(&word[dot + 1..]);
                 rest = after;
@@ -363,6 +397,15 @@ fn kind_number(k: TypeKind) -> u8 {
         .unwrap_or(0)
 }
 
+fn assert_no_problems(problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 /// Runs `f` on every row, two at a time; the problems of each, labelled.
 fn for_rows<T: Send>(rows: &[Row], f: impl Fn(&Row, &mut Vec<String>) -> T + Sync) -> Vec<String> {
     let next = Mutex::new(0usize);
@@ -416,12 +459,7 @@ fn descriptors_agree_with_dwarf() {
         println!("  {label}: {t:?}");
     }
     assert!(tallies.len() > 100, "only {} binaries", tallies.len());
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 #[test]
@@ -430,16 +468,19 @@ fn stripped_binaries_have_their_twins_types() {
         .into_iter()
         .filter(|r| r.stripped)
         .collect();
+    // Offsets from `types` and names: Go 1.27's PE linker puts 32 more bytes before the type
+    // descriptors of a stripped build.
     let types_of = |path: &Path| -> Result<Vec<(u64, String)>, String> {
         let data = std::fs::read(path).map_err(|e| e.to_string())?;
         let bin = GoBinary::parse(&data).map_err(|e| e.to_string())?;
+        let types = bin.moduledata.as_ref().map_or(0, |m| m.types.0);
         let descs = bin.type_descs().map_err(|e| e.to_string())?;
         let all = descs.all().map_err(|e| e.to_string())?;
         all.into_iter()
             .map(|a| {
                 descs
                     .name(a)
-                    .map(|n| (a.0, n.into_owned()))
+                    .map(|n| (a.0 - types, n.into_owned()))
                     .map_err(|e| e.to_string())
             })
             .collect()
@@ -461,20 +502,15 @@ fn stripped_binaries_have_their_twins_types() {
         }
     });
     assert!(rows.len() > 100);
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 /// Every method's code (`ifn`, `tfn`, through `textOff` and `textsectmap`) and every itab's
 /// first function (at its release's offset in the itab) is the entry of a function, per the
 /// function table, whose name ends with the method's name; an itab's first function is the
 /// `ifn` of its type's method of the interface's first method name.
-fn check_code_addresses(row: &Row, problems: &mut Vec<String>) -> usize {
-    let data = std::fs::read(&row.path).unwrap();
+fn check_code_addresses(path: &Path, problems: &mut Vec<String>) -> usize {
+    let data = std::fs::read(path).unwrap();
     let bin = GoBinary::parse(&data).unwrap();
     let descs = bin.type_descs().unwrap();
     let mut checked = 0;
@@ -548,17 +584,13 @@ fn check_code_addresses(row: &Row, problems: &mut Vec<String>) -> usize {
 }
 
 #[test]
-fn methods_and_itabs_point_at_their_code() {
+fn methods_itabs_and_maps_agree_with_the_binary() {
     let rows = gosyms_tests::matrix();
     let problems = for_rows(&rows, |row, problems| {
-        check_code_addresses(row, problems);
+        check_code_addresses(&row.path, problems);
+        check_map_layouts(&row.path, problems);
     });
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 #[test]
@@ -582,6 +614,14 @@ fn dwarf_names_map_to_reflect_names() {
         (
             "[0]*go.shape.struct { internal/sync.isEntry bool }",
             "[0]*go.shape.struct { internal/sync.isEntry bool }",
+        ),
+        (
+            "*sync/atomic.Pointer[go.shape.struct { internal/sync.isEntry bool }]",
+            "*atomic.Pointer[go.shape.struct { internal/sync.isEntry bool }]",
+        ),
+        (
+            "struct { sync.f func() go.shape.bool; sync.once sync.Once; sync.p interface {} }",
+            "struct { f func() go.shape.bool; once sync.Once; p interface {} }",
         ),
         ("func(*net/http.Request) error", "func(*http.Request) error"),
     ] {
@@ -944,12 +984,7 @@ fn gosyms_types_agrees_with_reflect() {
     });
     let problems = problems.into_inner().unwrap();
     assert!(builds.len() >= 18, "{} builds", builds.len());
-    assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems);
 }
 
 /// Each map's layout, as its descriptor gives it, agrees with its bucket or group type, a struct
@@ -1034,16 +1069,199 @@ fn check_map_layouts(path: &Path, problems: &mut Vec<String>) -> usize {
     maps
 }
 
+// ---------------------------------------------------------------------------------------------
+// Real Go 1.16-1.18 binaries, and binaries whose build info is gone.
+
+fn real_binaries() -> Vec<(String, PathBuf)> {
+    let tsv = gosyms_tests::repo().join("testdata/real-binaries.tsv");
+    std::fs::read_to_string(&tsv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let path = gosyms_tests::cache().join("real").join(f[0]);
+            assert!(
+                path.exists(),
+                "{} missing: run testdata/fetch-real-binaries.sh (the README test command does)",
+                path.display()
+            );
+            (format!("{} ({})", f[0], f[1]), path)
+        })
+        .collect()
+}
+
+/// Every type of `path`, decoded, as text: what the comparisons below compare.
+fn decoded_types(data: &[u8]) -> Result<Vec<String>, String> {
+    let bin = GoBinary::parse(data).map_err(|e| e.to_string())?;
+    let descs = bin.type_descs().map_err(|e| e.to_string())?;
+    let all = descs.all().map_err(|e| e.to_string())?;
+    all.into_iter()
+        .map(|a| {
+            descs
+                .get(a)
+                .map(|d| format!("{d:?}"))
+                .map_err(|e| format!("{:#x}: {e}", a.0))
+        })
+        .collect()
+}
+
 #[test]
-fn map_layouts_agree_with_their_group_types() {
-    let rows = gosyms_tests::matrix();
-    let problems = for_rows(&rows, |row, problems| {
-        check_map_layouts(&row.path, problems);
-    });
+fn real_go116_to_go118_binaries() {
+    let mut problems = Vec::new();
+    for (label, path) in real_binaries() {
+        let mut p = Vec::new();
+        let data = std::fs::read(&path).unwrap();
+        match decoded_types(&data) {
+            Ok(types) if types.len() > 500 => {}
+            Ok(types) => p.push(format!("only {} types", types.len())),
+            Err(e) => p.push(e),
+        }
+        check_code_addresses(&path, &mut p);
+        check_map_layouts(&path, &mut p);
+        // Every one of them has os.File: `struct { *os.file }`, the field embedded (Go 1.16-1.18
+        // say so in the field offset's low bit).
+        let bin = GoBinary::parse(&data).unwrap();
+        let descs = bin.type_descs().unwrap();
+        let file = descs.by_name("os.File");
+        let fields = file.first().map(|a| descs.get(*a).unwrap().detail);
+        match &fields {
+            Some(TypeDetail::Struct { fields })
+                if fields.len() == 1
+                    && fields[0].embedded
+                    && fields[0].offset == 0
+                    && descs.name(fields[0].typ).unwrap() == "*os.file" => {}
+            other => p.push(format!("os.File: {other:?}")),
+        }
+        let error = descs.by_name("error");
+        match error.first().map(|a| descs.get(*a).unwrap()) {
+            Some(d) if descs.go_syntax(&d).unwrap() == "interface { Error() string }" => {}
+            other => p.push(format!("error: {other:?}")),
+        }
+        problems.extend(p.into_iter().take(10).map(|p| format!("{label}: {p}")));
+    }
+    assert_no_problems(&problems);
+}
+
+/// `data` with its build info's magic overwritten, so that the Go release is unknown.
+fn without_build_info(data: &[u8]) -> Vec<u8> {
+    let magic = b"\xff Go buildinf:";
+    let mut out = data.to_vec();
+    let at = out
+        .windows(magic.len())
+        .position(|w| w == magic)
+        .expect("build info");
+    out[at..at + magic.len()].fill(0);
+    out
+}
+
+#[test]
+fn layouts_probed_without_build_info_agree() {
+    let mut paths: Vec<(String, PathBuf)> = [
+        ("1.19", "linux_amd64", "exe-stripped"),
+        ("1.19", "linux_386", "exe-stripped"),
+        ("1.21.13", "linux_s390x", "exe-stripped"),
+        ("1.23.9", "linux_arm", "exe-stripped"),
+        ("1.24.11", "linux_amd64", "exe-stripped"),
+        ("1.25.5", "windows_386", "exe-stripped"),
+        ("1.26.6", "linux_arm64", "exe-stripped"),
+        ("1.27.3", "darwin_amd64", "exe-stripped"),
+    ]
+    .iter()
+    .map(|(r, t, v)| (format!("{r} {t} {v}"), gosyms_tests::matrix_binary(r, t, v)))
+    .collect();
+    paths.extend(real_binaries());
+    paths.push((
+        "1.25.5 reflect noswissmap".into(),
+        build_reflect("1.25.5", "exe", true),
+    ));
+    let mut problems = Vec::new();
+    for (label, path) in paths {
+        let data = std::fs::read(&path).unwrap();
+        let blind = without_build_info(&data);
+        assert!(
+            GoBinary::parse(&blind).unwrap().go_minor().is_none(),
+            "{label}"
+        );
+        let (want, got) = (decoded_types(&data), decoded_types(&blind));
+        match (&want, &got) {
+            (Ok(w), Ok(g)) if w == g && w.len() > 300 => {}
+            (Ok(w), Ok(g)) => problems.push(format!(
+                "{label}: {} types, {} without build info; first difference: {:?}",
+                w.len(),
+                g.len(),
+                w.iter().zip(g).find(|(a, b)| a != b)
+            )),
+            _ => problems.push(format!("{label}: {want:?} / without build info {got:?}")),
+        }
+    }
+    assert_no_problems(&problems);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+#[test]
+fn gosyms_types_exit_codes_and_errors() {
+    let prog = gosyms_tests::matrix_binary("1.24.11", "linux_amd64", "exe-stripped");
+    let p = prog.to_str().unwrap();
+    // A filter that matches: Go syntax, methods under their type.
+    let out = common::stdout_of(&["types", "--filter", r"^shapes\.Rect$", p]);
+    let lines: Vec<&str> = out.lines().collect();
     assert!(
-        problems.is_empty(),
-        "{} problems:\n{}",
-        problems.len(),
-        problems.join("\n")
+        lines[0].ends_with(" 16 type shapes.Rect struct { W int; H int }"),
+        "{out}"
     );
+    assert!(
+        lines[1].starts_with("    func (shapes.Rect) Area() int  // 0x"),
+        "{out}"
+    );
+    // No match: status 1, nothing printed.
+    let none = common::run(&["types", "--filter", "^no such type$", p]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(none.stdout.is_empty() && none.stderr.is_empty());
+    // Not Go: status 2, one line naming the file.
+    let ls = common::run(&["types", "/bin/ls"]);
+    assert_eq!(ls.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&ls.stderr),
+        "gosyms: /bin/ls: no Go function table found (not a Go binary?)\n"
+    );
+    // A release before 1.15 (the build info of a 1.15 binary made to say 1.14): refused in one
+    // line.
+    let data = std::fs::read(gosyms_tests::matrix_binary(
+        "1.15",
+        "linux_amd64",
+        "exe-stripped",
+    ))
+    .unwrap();
+    let at = data
+        .windows(7)
+        .position(|w| w == b"go1.15.")
+        .expect("the Go version in the build info");
+    let mut old = data.clone();
+    old[at..at + 7].copy_from_slice(b"go1.14.");
+    let path = common::scratch("types-cli").join("go114");
+    std::fs::write(&path, old).unwrap();
+    let out = common::run(&["types", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "gosyms: {}: type descriptors of go1.14 are not supported (Go 1.15 and later are)\n",
+            path.display()
+        )
+    );
+    // A closed pipe ends quietly.
+    let mut child = Command::new(common::gosyms())
+        .args(["types", p])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
 }

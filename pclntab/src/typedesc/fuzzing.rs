@@ -119,7 +119,7 @@ fn walk(descs: &TypeDescs<'_, '_>) {
     let _ = descs.by_name("*main.T");
     let p = u64::from(descs.ptr);
     for i in 0..64 {
-        let _ = descs.get(VirtAddr(descs.types + i * p));
+        let _ = descs.get(VirtAddr(descs.types.wrapping_add(i * p)));
     }
 }
 
@@ -150,7 +150,7 @@ pub fn with_descs<R>(input: &[u8], f: impl FnOnce(&TypeDescs<'_, '_>) -> R) -> O
     let base = types.checked_sub(BODY_AT)?;
     let file = elf(ptr_size, big, base, rest);
     let c = Container::parse(&file, None).ok()?;
-    let at = types + types_len;
+    let at = types.checked_add(types_len)?;
     let md = ModuleData {
         vaddr: VirtAddr(base),
         layout: module,
@@ -160,11 +160,11 @@ pub fn with_descs<R>(input: &[u8], f: impl FnOnce(&TypeDescs<'_, '_>) -> R) -> O
         maxpc: etext,
         text,
         etext,
-        types: (types, types + types_len),
+        types: (types, at),
         gofunc: None,
         textsectmap: Vec::new(),
         typelinks: Some((at, ntypelinks)),
-        itablinks: Some((at + 4 * ntypelinks, nitablinks)),
+        itablinks: Some((at.wrapping_add(4 * ntypelinks), nitablinks)),
         typedesclen: Some(u32_at(6)),
         itabs: Some((u32_at(10), u32_at(14))),
     };

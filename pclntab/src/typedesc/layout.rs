@@ -44,8 +44,10 @@ pub(crate) enum MapImpl {
     Swiss124,
     /// Swiss maps with `KeysOff`, `KeyStride`, `ElemsOff`, `ElemStride`, `ElemOff` (Go 1.27).
     Swiss127,
-    /// A Go 1.20–1.25 binary without build info: each map descriptor tells (its group or bucket
-    /// size field must equal the size of the group or bucket type it points to).
+    /// Go 1.24–1.25 (swiss unless built with `GOEXPERIMENT=noswissmap`, or by a toolchain
+    /// built with it), or a Go 1.20–1.25 binary without build info: each map descriptor tells
+    /// (a swiss map's `GroupSize` word equals the size of its group type; the same bytes of a
+    /// bucket map hold `KeySize`, `ValueSize` and `BucketSize` together, never equal to it).
     BucketsOrSwiss124,
 }
 
@@ -120,7 +122,10 @@ impl Layout {
                     maps: match m {
                         ..=23 => MapImpl::Buckets,
                         24 | 25 if noswiss => MapImpl::Buckets,
-                        24..=26 => MapImpl::Swiss124,
+                        // Swiss by default, but a toolchain can be built with the experiment
+                        // off: each map's descriptor tells.
+                        24 | 25 => MapImpl::BucketsOrSwiss124,
+                        26 => MapImpl::Swiss124,
                         _ => MapImpl::Swiss127,
                     },
                     itab_fun: Some(if m <= 22 { 2 * p + 8 } else { 3 * p }),
@@ -214,7 +219,7 @@ mod tests {
         let l = layout(Some(23), ModuleLayout::Go120, 4, None);
         assert_eq!((l.maps, l.itab_fun), (MapImpl::Buckets, Some(12)));
         let l = layout(Some(24), ModuleLayout::Go120, 8, None);
-        assert_eq!(l.maps, MapImpl::Swiss124);
+        assert_eq!(l.maps, MapImpl::BucketsOrSwiss124);
         let l = layout(Some(25), ModuleLayout::Go120, 8, Some("noswissmap"));
         assert_eq!(l.maps, MapImpl::Buckets);
         let l = layout(Some(26), ModuleLayout::Go126, 8, Some("noswissmap"));

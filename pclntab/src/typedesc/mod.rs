@@ -499,8 +499,13 @@ impl<'data> GoBinary<'data> {
 /// A reader over `[types, etypes)`.
 fn types_reader<'data>(c: &Container<'data>, md: &ModuleData) -> Result<Reader<'data>> {
     let (types, etypes) = md.types;
+    let len = etypes.checked_sub(types).ok_or(Error::BadValue {
+        what: "moduledata.etypes (before types)",
+        offset: c.offset_of(md.vaddr).map_or(0, |o| o.0),
+        value: etypes,
+    })?;
     let r = c.reader_at("moduledata.types", VirtAddr(types))?;
-    r.sub("type descriptors [types, etypes)", 0, etypes - types)
+    r.sub("type descriptors [types, etypes)", 0, len)
 }
 
 /// The offset in `r` (which starts at `types`) of `addr`, which must be inside it.
@@ -637,16 +642,15 @@ impl<'a, 'data> TypeDescs<'a, 'data> {
         if v == 0 || v == -1 {
             return Ok(None);
         }
-        let addr = match u64::try_from(v) {
-            Ok(o) => self.types + o,
-            Err(_) => {
-                return Err(Error::BadValue {
-                    what,
-                    offset: self.r.base() + off,
-                    value: u64::from(v as u32),
-                })
-            }
+        let bad = || Error::BadValue {
+            what,
+            offset: self.r.base() + off,
+            value: u64::from(v as u32),
         };
+        let addr = u64::try_from(v)
+            .ok()
+            .and_then(|o| self.types.checked_add(o))
+            .ok_or_else(bad)?;
         self.check_type_addr(what, self.r.base() + off, addr)
             .map(Some)
     }

@@ -39,11 +39,14 @@ impl<'data> Name<'data> {
         let flags = r.u8("abi.Name flags", off)?;
         let (len, at) = length(r, "abi.Name length", off + 1, lengths)?;
         let name = r.bytes("abi.Name bytes", at, len)?;
+        // Inside the reader, so no overflow.
         let mut next = at + len;
         let tag = if flags & HAS_TAG != 0 {
             let (tlen, tat) = length(r, "abi.Name tag length", next, lengths)?;
+            let tag = r.bytes("abi.Name tag", tat, tlen)?;
+            // Inside the reader, so no overflow.
             next = tat + tlen;
-            Some(r.bytes("abi.Name tag", tat, tlen)?)
+            Some(tag)
         } else {
             None
         };
@@ -161,6 +164,18 @@ mod tests {
             Err(Error::Truncated {
                 what: "abi.Name tag length",
                 offset: 0x13,
+                ..
+            })
+        ));
+        // A tag length of 2^64 - 1 (the fuzzer's find: the sum overflowed before the check).
+        let mut d = vec![0x02u8, 1, b'a'];
+        d.extend([0xff; 9]);
+        d.push(0x01);
+        let r = Reader::new(&d, 0, Endian::Little);
+        assert!(matches!(
+            Name::read(&r, 0, NameLengths::Uvarint),
+            Err(Error::Truncated {
+                what: "abi.Name tag",
                 ..
             })
         ));
