@@ -12,6 +12,9 @@ use resolver::types::{field_offsets, GoType};
 
 /// Elements of an array decoded.
 const MAX_ARRAY: u64 = 64;
+/// Values decoded in one event at most: a type can be a struct of arrays of structs far larger
+/// than what was captured, and what was not captured is not walked.
+const MAX_VALUES: usize = 4096;
 /// `runtime.minTopHash`: a bucket slot whose top hash is below it is empty or evacuated.
 const MIN_TOP_HASH: u8 = 5;
 /// Swiss map control bytes with the high bit set are empty or deleted slots.
@@ -55,6 +58,8 @@ struct Decode<'c, 'e> {
     namer: &'c TypeNamer<'c>,
     /// For each queue position, the positions of the interface values its recipe queued.
     nested: Vec<Vec<usize>>,
+    /// Values decoded so far (see [`MAX_VALUES`]).
+    decoded: std::cell::Cell<usize>,
 }
 
 impl ProbeValues {
@@ -84,6 +89,7 @@ impl ProbeValues {
             types,
             namer,
             nested,
+            decoded: std::cell::Cell::new(0),
         };
         let statics: Vec<usize> = (0..self.reads.dyns.len()).collect();
         let top = Frame {
@@ -219,8 +225,28 @@ impl Decode<'_, '_> {
         Some((k, self.cap.reads.get(f.base + k)?.as_ref().copied()?))
     }
 
+    /// Bytes of `owner` captured (a top-level value's image, a read, the data word).
+    fn captured_len(&self, f: &Frame<'_>, owner: Owner) -> u64 {
+        match owner {
+            Owner::Value(v) => self.images.get(v).map_or(0, |(img, _)| img.len() as u64),
+            Owner::Read(k) => self
+                .cap
+                .reads
+                .get(f.base + k)
+                .and_then(|r| r.map(|b| b.len() as u64))
+                .unwrap_or(0),
+            Owner::DynData => 8,
+        }
+    }
+
     fn decode(&self, f: &Frame<'_>, ty: &GoType, owner: Owner, offset: u64) -> Value {
         let size = ty.size(8);
+        // Nothing of the value was captured, or enough has been decoded for one event.
+        let n = self.decoded.get() + 1;
+        self.decoded.set(n);
+        if (size > 0 && offset >= self.captured_len(f, owner)) || n > MAX_VALUES {
+            return Value::Unreadable;
+        }
         let word = |o: u64| self.uint(f, owner, offset + o, 8);
         match ty.underlying() {
             GoType::Bool => self

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 pub const MAX_POINTEE: u64 = 512;
 /// Elements of an array whose inner values are read.
 const MAX_ARRAY_ELEMS: u64 = 16;
+/// Values visited by one plan at most (a type can nest arrays of structs of arrays).
+const MAX_VISITS: usize = 4096;
 /// Slots of a map group or bucket.
 pub const MAP_SLOTS: u64 = 8;
 /// Bytes of a map's header read: `count`/`used` at 0, `buckets`/`dirPtr` at 16, `oldbuckets`
@@ -87,6 +89,8 @@ pub struct Planner<'a> {
     pub plan: ReadPlan,
     /// Values to walk after those of the current level.
     queue: std::collections::VecDeque<(GoType, Owner, u64, u32)>,
+    /// Values visited.
+    visits: usize,
     max_reads: usize,
     max_dyn: usize,
     limits: Limits,
@@ -127,6 +131,7 @@ impl<'a> Planner<'a> {
         Planner {
             plan: ReadPlan::default(),
             queue: std::collections::VecDeque::new(),
+            visits: 0,
             max_reads,
             max_dyn,
             limits,
@@ -218,6 +223,19 @@ impl<'a> Planner<'a> {
 
     /// One value: its reads at this level; what they hold is queued.
     fn visit(&mut self, ty: &GoType, owner: Owner, offset: u64, level: u32) {
+        self.visits += 1;
+        // Past what its read captures, a value is never decoded: nothing to plan.
+        let outside = match owner {
+            Owner::Read(k) => self
+                .plan
+                .reads
+                .get(k)
+                .is_none_or(|r| offset >= u64::from(r.max_bytes)),
+            _ => false,
+        };
+        if outside || self.visits > MAX_VISITS {
+            return;
+        }
         let deeper = level < self.limits.depth;
         match ty.underlying() {
             GoType::String => {

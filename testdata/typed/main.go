@@ -27,6 +27,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,12 +116,16 @@ func (s *Store) Add(o *Order) error {
 	for _, it := range o.Items {
 		items = append(items, obj{"value": obj{"Name": it.Name, "Qty": it.Qty}})
 	}
+	var tags interface{} // a nil map is null
+	if o.Tags != nil {
+		tags = obj{"len": len(o.Tags)}
+	}
 	args := obj{
 		"recv": obj{"value": obj{"Name": s.Name, "Orders": s.Orders}},
 		"p0": obj{"value": obj{
 			"ID":     o.ID,
 			"Items":  obj{"len": len(o.Items), "cap": cap(o.Items), "elems": items},
-			"Tags":   obj{"len": len(o.Tags)},
+			"Tags":   tags,
 			"Status": o.Status,
 		}},
 	}
@@ -153,17 +158,27 @@ func (s *Store) Find(id int64) (*Order, error) {
 
 //go:noinline
 func (s *Store) Count(tags map[string]int, names []string) int {
+	// Map entries in key order (the test sorts gosyms' entries the same way).
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	entries := []interface{}{}
-	for k, v := range tags {
-		entries = append(entries, obj{"key": k, "value": v})
+	for _, k := range keys {
+		entries = append(entries, obj{"key": k, "value": tags[k]})
 	}
 	elems := []interface{}{}
 	for _, n := range names {
 		elems = append(elems, n)
 	}
 	n := len(tags) + len(names)
+	var m interface{} // a nil map is null
+	if tags != nil {
+		m = obj{"len": len(tags), "entries": entries}
+	}
 	emit("main.(*Store).Count",
-		obj{"p0": obj{"len": len(tags), "entries": entries}, "p1": obj{"len": len(names), "cap": cap(names), "elems": elems}},
+		obj{"p0": m, "p1": obj{"len": len(names), "cap": cap(names), "elems": elems}},
 		obj{"r0": n})
 	return n
 }

@@ -165,7 +165,10 @@ fn bad_patterns() {
     );
     for (pattern, msg) in [
         ("re:(", "bad regular expression"),
-        ("main.fib(n Foo) int", "type Foo: the binary's type descriptors do not describe it"),
+        (
+            "main.fib(n Foo) int",
+            "type Foo: the binary's type descriptors do not describe it",
+        ),
         ("main.fib(n int", "malformed signature"),
     ] {
         let out = run(&["resolve", p, pattern]);

@@ -372,7 +372,7 @@ fn tracing_runtime_star_leaves_a_running_program_unharmed() {
     assert!(untraced.status.success());
     let target = Command::new(&stress)
         .arg("2000")
-        .env("STRESS_WAIT_MS", "1500")
+        .env("STRESS_WAIT_MS", "3000")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

