@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Measures what `gosyms trace` costs the traced program, against the kernel's floor and bpftrace.
 
-Builds benches/trace/loop.go (a loop calling `main.Target(n int, s string) (int, error)`, which
-prints the wall time of the loop divided by the number of calls) stripped, and runs it:
+Builds benches/trace/loop.go (a loop calling `main.Target(n int, s string, v any) (int, error)`
+with an int behind `v` and a non-nil error returned, so that gosyms decodes both interfaces by
+their dynamic types on every call; it prints the wall time of the loop divided by the number of
+calls) stripped, and runs it:
 
   untraced
   floor, entry          plain tracefs uprobe (uprobe_events, no BPF, fetches nothing) on the
@@ -48,7 +50,7 @@ RATE_CALLS = int(os.environ.get("RATE_CALLS", "300000"))
 STATS_ROUNDS = int(os.environ.get("STATS_ROUNDS", "3"))
 ATTACH_COUNTS = [int(x) for x in os.environ.get("ATTACH_COUNTS", "100,1000,10000").split(",") if x]
 GO_VERSIONS = [v for v in os.environ.get("GO_VERSIONS", "1.27.3").split(",") if v]
-SIGNATURE = "main.Target(n int, s string) (int, error)"
+SIGNATURE = "main.Target(n int, s string, v any) (int, error)"
 TRACEFS = "/sys/kernel/tracing"
 GROUP = "gosyms_bench"
 MANY = 10000

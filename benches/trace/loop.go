@@ -1,5 +1,7 @@
 // The tracing-overhead loop (benches/trace_overhead.py): calls Target N times and prints the
-// wall time of the loop divided by N as JSON. N comes from the first argument.
+// wall time of the loop divided by N as JSON. N comes from the first argument. Every call
+// passes an interface value and returns a non-nil error, so that gosyms decodes both by their
+// dynamic types (an int behind `any`, an *errors.errorString with its message) on every call.
 package main
 
 import (
@@ -10,14 +12,14 @@ import (
 	"time"
 )
 
-var errNegative = errors.New("negative")
+var errDone = errors.New("done")
 
 //go:noinline
-func Target(n int, s string) (int, error) {
-	if n < 0 {
-		return 0, errNegative
+func Target(n int, s string, v interface{}) (int, error) {
+	if i, ok := v.(int); ok {
+		n += i & 1
 	}
-	return n + len(s), nil
+	return n + len(s), errDone
 }
 
 func main() {
@@ -34,8 +36,8 @@ func main() {
 	sum := 0
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		r, err := Target(i, s)
-		if err != nil {
+		r, err := Target(i, s, i)
+		if err != errDone {
 			panic(err)
 		}
 		sum += r
