@@ -86,6 +86,18 @@ pub struct Resolver<'a, 'data> {
     types: Option<DescribedTypes<'a, 'data>>,
 }
 
+/// The binary's type descriptors as Go types, followed `depth` pointers deep; `None` when they
+/// cannot be read (no moduledata, a release before Go 1.15).
+fn described_types<'a, 'data>(
+    bin: &'a GoBinary<'data>,
+    depth: u32,
+) -> Option<DescribedTypes<'a, 'data>> {
+    let ptr = u64::from(bin.container.ptr_size);
+    bin.type_descs()
+        .ok()
+        .map(|d| DescribedTypes::new(d, ptr, depth))
+}
+
 /// Whether functions of this binary (not written in assembly) use the register ABI, when that
 /// can be told from the Go version.
 fn register_abi(arch: &str, minor: Option<u32>, table: PclnVersion) -> Option<bool> {
@@ -134,10 +146,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             (None, None) => None,
         };
-        let types = bin
-            .type_descs()
-            .ok()
-            .map(|d| DescribedTypes::new(d, u64::from(bin.container.ptr_size), DEFAULT_DEPTH));
+        let types = described_types(bin, DEFAULT_DEPTH);
         Ok(Resolver {
             bin,
             dwarf,
@@ -149,15 +158,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
     /// Follow pointers `depth` levels into types from the binary's descriptors (default
     /// [`DEFAULT_DEPTH`]): their targets are laid out and read that deep.
     pub fn with_depth(mut self, depth: u32) -> Self {
-        if let Some(t) = self.types.take() {
-            let ptr = u64::from(self.bin.container.ptr_size);
-            self.types = self
-                .bin
-                .type_descs()
-                .ok()
-                .map(|d| DescribedTypes::new(d, ptr, depth))
-                .or(Some(t));
-        }
+        self.types = described_types(self.bin, depth);
         self
     }
 
