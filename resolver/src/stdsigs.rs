@@ -5,11 +5,12 @@
 //! `testdata/stdsigs/gen.sh` (see `testdata/stdsigs/main.go` for its lines), for linux on amd64,
 //! arm64, 386 and arm without cgo, and embedded compressed. A binary's lines are those of the
 //! tables of its release: its own when there is one; for a release between two tables (Go
-//! 1.20), only the lines both give; beyond the newest table, the newest. A binary older than the
-//! oldest table gets none: those releases have no `FUNCDATA_ArgInfo` to check a signature
-//! against. Likewise for the architecture: its own tables, or for another one the lines all
-//! four give. Binaries for other systems than Linux get none (their standard library is built
-//! from other files, and gosyms traces on Linux only).
+//! 1.20), only the lines both give (a line of the older that names a type by what the newer
+//! made an alias of it counts, in the older words); beyond the newest table, the newest. A
+//! binary older than the oldest table gets none: those releases have no `FUNCDATA_ArgInfo` to
+//! check a signature against. Likewise for the architecture: its own tables, or for another one
+//! the lines all four give. Binaries for other systems than Linux get none (their standard
+//! library is built from other files, and gosyms traces on Linux only).
 //!
 //! Nothing here is trusted on its own: the resolver lays out what the table says, and uses the
 //! layout only when the binary's ArgInfo, spill block and argument area agree with it
@@ -366,6 +367,15 @@ pub enum Unavailable {
         /// The oldest table's.
         oldest: u32,
     },
+    /// The binary is for another system than Linux.
+    #[error("the table of standard-library signatures is for Linux, not {os}")]
+    NotLinux {
+        /// Its GOOS, or "an unknown system".
+        os: String,
+    },
+    /// The embedded table is unreadable.
+    #[error(transparent)]
+    Table(#[from] Error),
 }
 
 /// The tables (indices into `minors`, oldest first) for a binary of a release in `span`: those
@@ -427,17 +437,12 @@ pub struct StdSigs {
 
 impl StdSigs {
     /// The table's signatures for `bin`, or why there are none.
-    pub fn for_binary(bin: &GoBinary<'_>) -> Result<StdSigs, String> {
+    pub fn for_binary(bin: &GoBinary<'_>) -> Result<StdSigs, Unavailable> {
         let os = bin.os().unwrap_or("an unknown system");
         if os != "linux" {
-            return Err(format!(
-                "the table of standard-library signatures is for Linux, not {os}"
-            ));
+            return Err(Unavailable::NotLinux { os: os.to_string() });
         }
-        let table = Table::get().map_err(|e| e.to_string())?;
-        table
-            .select(Span::of(bin), bin.container.arch)
-            .map_err(|e| e.to_string())
+        Table::get()?.select(Span::of(bin), bin.container.arch)
     }
 
     /// The tables used (`1.21.13`), oldest first.
