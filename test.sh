@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the Go toolchains, builds the test matrix,
 # fetches the real Go 1.16-1.18 binaries (all cached under ${GOSYMS_CACHE:-~/.cache/gosyms}),
-# checks that the committed eBPF object matches its source, then checks formatting and lints and
-# runs every test. The tracing tests need root (or CAP_BPF and CAP_PERFMON).
+# checks that the committed eBPF object and table of standard-library signatures match their
+# sources, then checks formatting and lints and runs every test. The tracing tests need root (or
+# CAP_BPF and CAP_PERFMON).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,9 @@ bash testdata/fetch-real-binaries.sh >/dev/null
 # Rebuilds the eBPF object from source (installing nightly rust-src and bpf-linker) and fails
 # if the committed probe/gosyms-probe.bpf.o is stale.
 bash probe-ebpf/build.sh --check
+# Regenerates the table of standard-library signatures from the installed toolchains (cached per
+# toolchain) and fails if the committed resolver/data/stdsigs.zlib is stale.
+bash testdata/stdsigs/gen.sh --check
 
 cargo fmt --all --check
 cargo build --workspace --all-targets

@@ -1,4 +1,5 @@
-//! Signature parsing, as `gosyms` reads a pattern, then the ABI layouts of what it parsed.
+//! Signature parsing, as `gosyms` reads a pattern (and a type alone, as the table of
+//! standard-library signatures gives one), then the ABI layouts of what it parsed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = resolver::signature::is_signature(text);
+    let _ = resolver::signature::parse_type(text);
     let Ok(sig) = resolver::signature::parse(text) else {
         return;
     };

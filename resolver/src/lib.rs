@@ -4,8 +4,11 @@
 //! lives (a register, or an offset from the stack pointer at the probe) with its Go type.
 //!
 //! It reads the binary through the `pclntab` crate, takes types from DWARF when the binary (or
-//! a debug file) has it, from a signature the user writes, or from the runtime's own
-//! `FUNCDATA_ArgInfo` as raw words, and never guesses: what it cannot prove it reports as such.
+//! a debug file) has it, from a signature the user writes, from the binary's type descriptors,
+//! from gosyms' table of the standard library's signatures ([`stdsigs`]), or from the runtime's
+//! own `FUNCDATA_ArgInfo` as raw words, and never guesses: every layout not from DWARF is
+//! checked against what the binary records ([`check`]), and what it cannot prove it reports as
+//! such.
 //!
 //! # Overview
 //! - [`Pattern`] parses what the user typed: a name, a glob, `re:REGEX`, or a signature
@@ -37,6 +40,7 @@ pub mod pattern;
 pub mod plan;
 mod resolve;
 pub mod signature;
+pub mod stdsigs;
 pub mod types;
 
 pub use pattern::Pattern;

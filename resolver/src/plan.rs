@@ -22,6 +22,9 @@ pub enum LayoutSource {
     Signature,
     /// The method table of the receiver's type descriptor: the method's func type (`mtyp`).
     MethodType,
+    /// gosyms' table of the standard library's signatures for the binary's Go release
+    /// ([`crate::stdsigs`]).
+    StdSignature,
     /// The runtime's `FUNCDATA_ArgInfo`: word shapes of the inputs, no names or types.
     ArgInfo,
     /// Only the size of the argument area (stack ABI before Go 1.17): raw words.
@@ -29,13 +32,15 @@ pub enum LayoutSource {
 }
 
 impl LayoutSource {
-    /// "dwarf", "debug-file", "signature", "method-type", "arginfo" or "args-size".
+    /// "dwarf", "debug-file", "signature", "method-type", "std-signature", "arginfo" or
+    /// "args-size".
     pub fn name(self) -> &'static str {
         match self {
             LayoutSource::Dwarf => "dwarf",
             LayoutSource::DebugFile => "debug-file",
             LayoutSource::Signature => "signature",
             LayoutSource::MethodType => "method-type",
+            LayoutSource::StdSignature => "std-signature",
             LayoutSource::ArgInfo => "arginfo",
             LayoutSource::ArgsSize => "args-size",
         }

@@ -7,6 +7,7 @@ use crate::described::{DescribedTypes, DEFAULT_DEPTH};
 use crate::dwarf::Dwarf;
 use crate::pattern::Pattern;
 use crate::plan::{Goid, LayoutSource, Plan, Site};
+use crate::stdsigs::StdSigs;
 use crate::types::{Field, GoType};
 use crate::{disasm, goid};
 use pclntab::{GoBinary, Kind, PclnVersion, VirtAddr};
@@ -84,6 +85,9 @@ pub struct Resolver<'a, 'data> {
     dwarf_error: Option<String>,
     /// The runtime's type descriptors, when the binary's can be read.
     types: Option<DescribedTypes<'a, 'data>>,
+    /// gosyms' table of the standard library's signatures for the binary's release, when there
+    /// is one (read when first needed).
+    std: std::cell::OnceCell<Option<StdSigs>>,
 }
 
 /// The binary's type descriptors as Go types, followed `depth` pointers deep; `None` when they
@@ -152,6 +156,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             dwarf,
             dwarf_error,
             types,
+            std: std::cell::OnceCell::new(),
         })
     }
 
@@ -159,6 +164,15 @@ impl<'a, 'data> Resolver<'a, 'data> {
     /// [`DEFAULT_DEPTH`]): their targets are laid out and read that deep.
     pub fn with_depth(mut self, depth: u32) -> Self {
         self.types = described_types(self.bin, depth);
+        self
+    }
+
+    /// Use these standard-library signatures instead of those gosyms' table has for the
+    /// binary's release; `None` leaves them out (standard-library functions then get their
+    /// layouts from the other sources).
+    pub fn with_std_signatures(self, sigs: Option<StdSigs>) -> Self {
+        // Unset until first used: setting it now cannot fail.
+        let _ = self.std.set(sigs);
         self
     }
 
@@ -501,7 +515,16 @@ impl<'a, 'data> Resolver<'a, 'data> {
                 }
             }
         }
-        // (5) ArgInfo, with the spill block for the registers: word shapes of the inputs.
+        // (5) The standard library's signature, from gosyms' table for the binary's release.
+        match self.std_layout(name, arch, ptr, abi, evidence) {
+            Some(Ok(l)) => {
+                notes.extend(self.std_sigs().and_then(|s| s.note()).map(String::from));
+                return Ok((Some(l), Some(LayoutSource::StdSignature)));
+            }
+            Some(Err(note)) => notes.push(note),
+            None => {}
+        }
+        // (6) ArgInfo, with the spill block for the registers: word shapes of the inputs.
         if let Some(shapes) = &evidence.arginfo {
             let (layout, note) = raw_layout(arch, ptr, abi, shapes, evidence);
             match layout {
@@ -510,7 +533,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             return Ok((layout, Some(LayoutSource::ArgInfo)));
         }
-        // (6) The argument area's size (stack ABI only).
+        // (7) The argument area's size (stack ABI only).
         if abi == Abi::Stack {
             if let Some(size) = f.args_size.filter(|s| *s > 0) {
                 let words = u64::from(size) / ptr;
@@ -550,6 +573,53 @@ impl<'a, 'data> Resolver<'a, 'data> {
         }
         notes.push("no argument information: declare a signature, or give --debug-file".into());
         Ok((None, None))
+    }
+
+    /// gosyms' table of the standard library's signatures for this binary's release.
+    fn std_sigs(&self) -> Option<&StdSigs> {
+        self.std
+            .get_or_init(|| StdSigs::for_binary(self.bin).ok())
+            .as_ref()
+    }
+
+    /// The layout of `name` from the table of the standard library's signatures: `None` when
+    /// the table does not have it, a note when the binary contradicts it (or it cannot be laid
+    /// out). The table's signature says the receiver and has no dictionary, so it is read one
+    /// way only.
+    fn std_layout(
+        &self,
+        name: &str,
+        arch: &str,
+        ptr: u64,
+        abi: Abi,
+        evidence: &Evidence,
+    ) -> Option<Result<Layout, String>> {
+        let std = self.std_sigs()?;
+        let unusable = |e: &dyn std::fmt::Display| {
+            format!("the standard library's signature is unusable ({e})")
+        };
+        let sig = match std.signature(name)? {
+            Ok(sig) => sig,
+            Err(e) => return Some(Err(unusable(&e))),
+        };
+        let (args, results) = match self.signature_candidates(name, &sig) {
+            Ok(c) => c.into_iter().next()?,
+            Err(e) => return Some(Err(unusable(&e))),
+        };
+        let Some(l) = abi::layout(arch, ptr, abi, &args, &results) else {
+            return Some(Err(format!(
+                "argument layout unsupported: the register ABI on {arch} is not implemented"
+            )));
+        };
+        // The note leaves out what differs, so that the functions it applies to share it
+        // (assembly functions whose TEXT directive leaves out trailing padding, mostly).
+        Some(match check::check(&l, evidence, ptr) {
+            Ok(()) => Ok(l),
+            Err(_) => Err(
+                "the standard library's signature from gosyms' table contradicts the binary: not used"
+                    .into(),
+            ),
+        })
     }
 
     /// The ways to read `sig` for function `name`, most likely first: with the receiver added
@@ -656,19 +726,41 @@ impl<'a, 'data> Resolver<'a, 'data> {
         };
         Ok(match ty {
             GoType::Opaque { name } => {
-                let found = match &self.types {
-                    Some(t) => t
-                        .named(name, package)
-                        .map_err(|e| ResolveError::UnknownType {
+                let found = match self.types.as_ref().map(|t| t.named(name, package)) {
+                    Some(Ok(t)) => t,
+                    // Behind a pointer only the address is read: a type whose descriptor
+                    // gosyms cannot lay out stays a name there.
+                    Some(Err(_)) if !by_value => None,
+                    Some(Err(e)) => {
+                        return Err(ResolveError::UnknownType {
                             function: function.to_string(),
                             detail: e.to_string(),
-                        })?,
+                        })
+                    }
                     None => None,
                 };
-                match (found, by_value) {
-                    (Some(t), _) => t,
-                    (None, false) => ty.clone(),
-                    (None, true) => {
+                // Not described by the binary: what the standard library's table says it is
+                // made of (the layout is checked against the binary all the same).
+                let table = match (&found, by_value) {
+                    (None, true) => self.std_sigs().and_then(|s| s.underlying(name)),
+                    _ => None,
+                };
+                match (found, by_value, table) {
+                    (_, _, Some(Err(e))) => {
+                        return Err(ResolveError::UnknownType {
+                            function: function.to_string(),
+                            detail: format!(
+                                "type {name}: the standard library's table has it unreadable ({e})"
+                            ),
+                        })
+                    }
+                    (_, _, Some(Ok(u))) => GoType::Named {
+                        name: name.clone(),
+                        underlying: again(&u, true)?,
+                    },
+                    (Some(t), _, None) => t,
+                    (None, false, None) => ty.clone(),
+                    (None, true, None) => {
                         let why = match &self.types {
                             Some(_) => "the binary's type descriptors do not describe it",
                             None => "the binary's type descriptors are unreadable",

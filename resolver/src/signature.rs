@@ -86,7 +86,7 @@ pub fn is_signature(text: &str) -> bool {
 
 /// Splits `main.(*T).M(a int) int` into the name and the rest. A `(` right after a `.` opens a
 /// receiver, part of the name; brackets are type arguments, part of the name.
-fn split_name(text: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_name(text: &str) -> Option<(&str, &str)> {
     let mut depth = 0i32;
     let mut prev = '\0';
     for (i, ch) in text.char_indices() {
@@ -135,6 +135,20 @@ pub fn parse(text: &str) -> Result<Signature, SignatureError> {
         params,
         results,
     })
+}
+
+/// Parses a type written as in a signature: `io/fs.FileMode`, `[]*main.T`, `struct { X int }`.
+pub fn parse_type(text: &str) -> Result<GoType, SignatureError> {
+    let mut p = Parser {
+        s: text,
+        pos: 0,
+        base: 0,
+    };
+    let t = p.ty()?;
+    if !p.at_end() {
+        return Err(p.err("unexpected text after the type"));
+    }
+    Ok(t)
 }
 
 /// `func (r *T) M(...) ...` or `func F(...) ...`, after `func`.
@@ -320,7 +334,17 @@ impl Parser<'_> {
                 let save = self.pos;
                 // `name Type`, `name`, or `Type`.
                 let entry = match self.ident() {
-                    Some(id) if !is_type_word(&id) => {
+                    // A predeclared type's name is a parameter's name when a type follows it
+                    // (`func Error(w ResponseWriter, error string, code int)`).
+                    Some(id)
+                        if !is_type_word(&id)
+                            || (!is_type_keyword(&id)
+                                && !id.contains('.')
+                                && !matches!(
+                                    self.rest().trim_start().chars().next(),
+                                    None | Some(',' | ')')
+                                )) =>
+                    {
                         self.ws();
                         match self.peek() {
                             Some(',') | Some(')') => (Some(id), None),
@@ -442,7 +466,7 @@ impl Parser<'_> {
                 self.ws();
                 if self.peek() == Some('(') {
                     self.params()?;
-                } else if matches!(self.peek(), Some(c) if c.is_alphanumeric() || matches!(c, '*' | '['))
+                } else if matches!(self.peek(), Some(c) if c.is_alphanumeric() || matches!(c, '*' | '[' | '<'))
                 {
                     self.ty_depth(d)?;
                 }
@@ -519,7 +543,12 @@ impl Parser<'_> {
     }
 }
 
-/// Words that start a type, not a parameter name.
+/// Go's keywords that start a type: never a parameter's name.
+fn is_type_keyword(id: &str) -> bool {
+    matches!(id, "map" | "chan" | "func" | "struct" | "interface")
+}
+
+/// Words that start a type, not a parameter name (unless a type follows them).
 fn is_type_word(id: &str) -> bool {
     crate::types::predeclared(id).is_some()
         || matches!(
@@ -703,6 +732,39 @@ mod tests {
         assert!(f2.matches("main.Greet") && !f2.matches("main.(*T).Greet"));
         let full = parse("main.(*Server).Rename(name string) (old string)").unwrap();
         assert!(full.qualified && full.receiver.is_none());
+    }
+
+    #[test]
+    fn predeclared_names_as_parameter_names() {
+        let s = parse("net/http.Error(w net/http.ResponseWriter, error string, code int)").unwrap();
+        assert_eq!(s.params[1], f("error", GoType::String));
+        let s = parse("math.Modf(f float64) (int float64, frac float64)").unwrap();
+        assert_eq!(s.results[0], f("int", GoType::Float { bits: 64 }));
+        // Alone, they are still types.
+        let s = parse("main.F(int, error) (string, any)").unwrap();
+        assert_eq!(s.params[1], f("~p1", GoType::Interface { empty: false }));
+        assert_eq!(s.results[1], f("~r1", GoType::Interface { empty: true }));
+        // A func type's result may be a receive-only channel.
+        let s = parse("main.F(f func() <-chan int, n int)").unwrap();
+        assert_eq!(s.params[0].ty, GoType::Func);
+        assert_eq!(s.params[1], f("n", GoType::Int { bits: 0 }));
+    }
+
+    #[test]
+    fn types_alone() {
+        assert_eq!(
+            parse_type("struct { wall uint64; loc *time.Location }").unwrap(),
+            GoType::Struct(vec![
+                f("wall", GoType::Uint { bits: 64 }),
+                f("loc", GoType::Pointer(Box::new(opaque("time.Location"))))
+            ])
+        );
+        assert_eq!(
+            parse_type("io/fs.FileMode").unwrap(),
+            opaque("io/fs.FileMode")
+        );
+        assert!(parse_type("int int").is_err());
+        assert!(parse_type("").is_err());
     }
 
     #[test]

@@ -32,6 +32,7 @@ fn signature_target_does_not_panic() {
             continue;
         };
         let _ = resolver::signature::is_signature(text);
+        let _ = resolver::signature::parse_type(text);
         let Ok(sig) = resolver::signature::parse(text) else {
             continue;
         };
