@@ -139,6 +139,11 @@ impl GoType {
     /// Alignment in bytes for pointer size `ptr`. 64-bit integers and floats are 4-aligned on
     /// 32-bit targets, as Go lays them out.
     pub fn align(&self, ptr: u64) -> u64 {
+        if let GoType::Named { name, .. } = self {
+            if is_atomic_align64(name) {
+                return 8;
+            }
+        }
         match self.underlying() {
             GoType::Bool => 1,
             GoType::Int { bits } | GoType::Uint { bits } | GoType::Float { bits } => {
@@ -196,6 +201,20 @@ pub fn predeclared(name: &str) -> Option<GoType> {
         "complex128" => GoType::Complex { bits: 128 },
         _ => return None,
     })
+}
+
+/// Whether `name` is the atomic packages' `align64`, the empty struct that the compiler aligns
+/// to 8 bytes on every architecture (cmd/compile `types.CalcStructSize`, `isAtomicStdPkg`): a
+/// field of it makes `atomic.Int64` and friends 8-aligned on 32-bit targets too. Named by
+/// package path (DWARF, signatures) or by package name (type descriptors).
+fn is_atomic_align64(name: &str) -> bool {
+    matches!(
+        name,
+        "atomic.align64"
+            | "sync/atomic.align64"
+            | "internal/runtime/atomic.align64"
+            | "runtime/internal/atomic.align64"
+    )
 }
 
 /// The offset of each field of a struct with `fields`, as Go lays them out: each at the next
@@ -288,5 +307,16 @@ mod tests {
         ]);
         assert_eq!(trailing_empty.size(8), 8);
         assert_eq!(GoType::Complex { bits: 128 }.align(8), 8);
+        // atomic.Int64 is 8-aligned on 32-bit targets through its align64 field.
+        let align64 = GoType::Named {
+            name: "sync/atomic.align64".into(),
+            underlying: Box::new(GoType::Struct(vec![])),
+        };
+        let int64 = GoType::Struct(vec![
+            field("_", GoType::Struct(vec![])),
+            field("_", align64),
+            field("v", GoType::Int { bits: 64 }),
+        ]);
+        assert_eq!((int64.size(4), int64.align(4)), (8, 8));
     }
 }

@@ -138,7 +138,7 @@ fn dwarf_debug_file_signature_and_arginfo_agree() {
         let wrong = Pattern::parse("main.Strings(s string) int").unwrap();
         assert!(matches!(
             with_dwarf.resolve(&[wrong]),
-            Err(ResolveError::SignatureContradicts { .. })
+            Err(ResolveError::SignatureContradictsDwarf { .. })
         ));
     }
     assert!(checked >= 70);
