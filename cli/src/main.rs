@@ -5,6 +5,7 @@
 
 mod output;
 mod trace;
+mod unstrip;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -33,6 +34,8 @@ enum Command {
     Resolve(ResolveArgs),
     /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
     Trace(trace::TraceArgs),
+    /// Write a copy of an ELF binary with a symbol table and DWARF for gdb, perf, bpftrace.
+    Unstrip(unstrip::UnstripArgs),
 }
 
 #[derive(Args)]
@@ -160,6 +163,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             resolve(bin, a, out)
         }),
         Command::Trace(a) => trace::trace(a),
+        Command::Unstrip(a) => unstrip::run(a),
     }
 }
 

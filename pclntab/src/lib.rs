@@ -141,6 +141,29 @@ pub struct Location<'data> {
     pub frames: Vec<Frame<'data>>,
 }
 
+/// A function's inline tree: the calls inlined into it (`FUNCDATA_InlTree`), and the PCDATA
+/// table (`PCDATA_InlTreeIndex`) that gives, for each PC, the innermost inlined call it belongs
+/// to (-1 for the function's own code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineTree {
+    /// Virtual address of entry 0.
+    pub base: u64,
+    /// Offset of the PCDATA table in the pc-value tables (for [`LineTable::pcvalues`]).
+    pub pcdata: u32,
+}
+
+/// One entry of an inline tree (`runtime.inlinedCall`): a call that the compiler inlined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlinedCall<'data> {
+    /// The inlined function's name.
+    pub name: &'data [u8],
+    /// Offset from the outer function's entry of a PC whose position (and inline tree index)
+    /// is the call site's, in the caller.
+    pub parent_pc: i32,
+    /// Line of the inlined function's `func` keyword (Go 1.20+).
+    pub start_line: Option<i32>,
+}
+
 /// Iterates over all functions; stops for good after the first error.
 #[derive(Debug)]
 pub struct Functions<'a, 'data> {
@@ -316,10 +339,10 @@ impl<'data> GoBinary<'data> {
         for _ in 0..64 {
             let (file, line) = self.table.file_line(f, pc)?;
             let ix = match &tree {
-                Some((_, pcdata)) => self.table.pcvalue(f, *pcdata, pc)?.unwrap_or(-1),
+                Some(t) => self.table.pcvalue(f, t.pcdata, pc)?.unwrap_or(-1),
                 None => -1,
             };
-            let (Some((base, _)), true) = (&tree, ix >= 0) else {
+            let (Some(tree), true) = (&tree, ix >= 0) else {
                 frames.push(Frame {
                     function: utf8(f.name),
                     file: file.map(utf8),
@@ -328,14 +351,14 @@ impl<'data> GoBinary<'data> {
                 });
                 return Ok(frames);
             };
-            let call = self.inlined_call(*base, ix as u64)?;
+            let call = self.inlined_call(tree, ix as u64)?;
             frames.push(Frame {
-                function: utf8(self.table.name_at(call.0)?),
+                function: utf8(call.name),
                 file: file.map(utf8),
                 line,
                 inlined: true,
             });
-            pc = VirtAddr(f.entry.0.wrapping_add(call.1 as i64 as u64));
+            pc = VirtAddr(f.entry.0.wrapping_add(call.parent_pc as i64 as u64));
         }
         Err(Error::BadValue {
             what: "inline tree (too deep or cyclic)",
@@ -344,8 +367,8 @@ impl<'data> GoBinary<'data> {
         })
     }
 
-    /// The address of `f`'s inline tree and its PCDATA table, if it has both.
-    fn inline_tree(&self, f: &Func<'data>) -> Result<Option<(u64, u32)>> {
+    /// `f`'s inline tree, if it has one (and the PCDATA table that indexes it).
+    pub fn inline_tree(&self, f: &Func<'data>) -> Result<Option<InlineTree>> {
         let minor = self.go_minor();
         let (funcdata_index, pcdata_index) = match (self.table.header.version, minor) {
             (PclnVersion::Go12, Some(m)) if m < 12 => return Ok(None),
@@ -369,18 +392,20 @@ impl<'data> GoBinary<'data> {
             }
             _ => fd,
         };
-        Ok(Some((base, pcdata)))
+        Ok(Some(InlineTree { base, pcdata }))
     }
 
-    /// The name offset and parent PC offset of inline tree entry `ix`.
-    fn inlined_call(&self, base: u64, ix: u64) -> Result<(u32, i32)> {
-        let (size, name_at, parent_pc_at) = match self.table.header.version {
-            PclnVersion::Go120 => (16, 4, 8),
-            _ => (20, 12, 16),
+    /// Entry `ix` of an inline tree.
+    pub fn inlined_call(&self, tree: &InlineTree, ix: u64) -> Result<InlinedCall<'data>> {
+        // (size, nameOff, parentPc, startLine): Go 1.20's `inlinedCall`, and Go 1.12-1.19's
+        // (with parent, file and line fields, and no start line).
+        let (size, name_at, parent_pc_at, start_line_at) = match self.table.header.version {
+            PclnVersion::Go120 => (16, 4, 8, Some(12)),
+            _ => (20, 12, 16, None),
         };
         let at = ix
             .checked_mul(size)
-            .and_then(|o| o.checked_add(base))
+            .and_then(|o| o.checked_add(tree.base))
             .ok_or(Error::BadValue {
                 what: "inline tree index",
                 offset: 0,
@@ -388,10 +413,13 @@ impl<'data> GoBinary<'data> {
             })?;
         let r = self.container.reader_at("inlinedCall", VirtAddr(at))?;
         let r = Reader::new(r.data(), r.base(), self.table.header.endian);
-        Ok((
-            r.u32("inlinedCall.nameOff", name_at)?,
-            r.i32("inlinedCall.parentPc", parent_pc_at)?,
-        ))
+        Ok(InlinedCall {
+            name: self.table.name_at(r.u32("inlinedCall.nameOff", name_at)?)?,
+            parent_pc: r.i32("inlinedCall.parentPc", parent_pc_at)?,
+            start_line: start_line_at
+                .map(|o| r.i32("inlinedCall.startLine", o))
+                .transpose()?,
+        })
     }
 
     /// Whether the binary uses cgo: recorded in the build settings (Go 1.18+), or the Go half
