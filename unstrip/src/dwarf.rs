@@ -305,48 +305,37 @@ impl<'a> UnitWriter<'a> {
         if f.rows.is_empty() {
             return;
         }
-        let rows: Vec<(u32, FileId, u32)> = f
+        // (offset, file, line, prologue end)
+        let mut rows: Vec<(u32, FileId, u32, bool)> = f
             .rows
             .iter()
-            .map(|r| (r.offset, self.file(r.file), r.line))
+            .map(|r| (r.offset, self.file(r.file), r.line, false))
             .collect();
+        // The prologue's end is a row of its own, marked, as Go's compiler writes it.
+        if let Some(pe) = f.prologue_end.filter(|pe| u64::from(*pe) < f.size) {
+            match rows.binary_search_by_key(&pe, |r| r.0) {
+                Ok(i) => {
+                    if let Some(row) = rows.get_mut(i) {
+                        row.3 = true;
+                    }
+                }
+                Err(i) => {
+                    let like = rows.get(i.saturating_sub(1)).copied();
+                    if let Some((_, file, line, _)) = like {
+                        rows.insert(i, (pe, file, line, true));
+                    }
+                }
+            }
+        }
         let program = &mut self.dwarf.unit.line_program;
         program.begin_sequence(Some(Address::Constant(f.entry)));
-        // The prologue's end gets a row of its own, marked, as Go's compiler writes it.
-        let mut marked = false;
-        for (i, &(offset, file, line)) in rows.iter().enumerate() {
-            if let Some(pe) = f.prologue_end.filter(|pe| !marked && *pe < offset) {
-                let (_, file, line) = rows
-                    .get(i.wrapping_sub(1))
-                    .copied()
-                    .unwrap_or((0, file, line));
-                let row = program.row();
-                row.address_offset = pe.into();
-                row.file = file;
-                row.line = line.into();
-                row.prologue_end = true;
-                program.generate_row();
-                marked = true;
-            }
+        for (offset, file, line, prologue_end) in rows {
             let row = program.row();
             row.address_offset = offset.into();
             row.file = file;
             row.line = line.into();
-            if f.prologue_end == Some(offset) {
-                row.prologue_end = true;
-                marked = true;
-            }
+            row.prologue_end = prologue_end;
             program.generate_row();
-        }
-        if let (Some(pe), false, Some(&(_, file, line))) = (f.prologue_end, marked, rows.last()) {
-            if u64::from(pe) < f.size {
-                let row = program.row();
-                row.address_offset = pe.into();
-                row.file = file;
-                row.line = line.into();
-                row.prologue_end = true;
-                program.generate_row();
-            }
         }
         program.end_sequence(f.size);
     }
