@@ -10,6 +10,7 @@ mod unstrip;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pclntab::{GoBinary, Kind, VirtAddr};
+use rayon::prelude::*;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -223,6 +224,52 @@ fn annotate(e: anyhow::Error, path: &Path) -> anyhow::Error {
     }
 }
 
+/// Functions listed per task: enough to make a task worth a thread, small enough to spread.
+const LIST_CHUNK: usize = 2048;
+/// Chunks listed before their output is written: bounds the memory held for output.
+const LIST_WAVE: usize = 64;
+
+/// What one chunk of the table gave: its output (or its functions, to sort), and the error that
+/// ended it, if any (what came before the error is kept, as a sequential listing would print it).
+struct Listed<T> {
+    items: T,
+    count: usize,
+    error: Option<pclntab::Error>,
+}
+
+/// Lists the functions of `range` that `keep` accepts, into `items` with `add`.
+fn list_chunk<'data, T: Default>(
+    bin: &GoBinary<'data>,
+    range: std::ops::Range<usize>,
+    with_lines: bool,
+    keep: &(impl Fn(&pclntab::Function<'_>, Kind) -> bool + Sync),
+    add: impl Fn(&mut T, pclntab::Function<'data>),
+) -> Listed<T> {
+    let mut funcs = bin.functions_in(range);
+    if !with_lines {
+        funcs = funcs.without_lines();
+    }
+    let mut items = T::default();
+    let mut count = 0;
+    let error = loop {
+        match funcs.next() {
+            Ok(Some(f)) => {
+                if keep(&f, funcs.origin(&f.package)) {
+                    count += 1;
+                    add(&mut items, f);
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    Listed {
+        items,
+        count,
+        error,
+    }
+}
+
 fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
     let filter = a
         .filter
@@ -231,50 +278,84 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
         .transpose()
         .context("--filter")?;
     let with_lines = a.json || a.lines;
-    let mut funcs = bin.functions();
-    if !with_lines {
-        funcs = funcs.without_lines();
-    }
-    let keep = |f: &pclntab::Function<'_>| {
+    let keep = |f: &pclntab::Function<'_>, origin: Kind| {
         if filter.as_ref().is_some_and(|re| !re.is_match(&f.name)) {
             return false;
         }
-        let origin = bin.origin(&f.package);
         !(a.user && origin != Kind::User || a.std && (origin != Kind::Std || f.package.is_empty()))
     };
-    let mut selected = Vec::new();
-    let mut count = 0usize;
-    let mut emit = |f: &pclntab::Function<'_>, out: &mut dyn Write| -> Result<()> {
-        count += 1;
+    let format = |buf: &mut Vec<u8>, f: &pclntab::Function<'_>| {
+        // Writing to a Vec cannot fail.
         if a.json {
-            serde_json::to_writer(&mut *out, &output::ListEntry::new(f))?;
-            writeln!(out)?;
-        } else {
-            write!(out, "{:#x} {:>8} {}", f.entry.0, f.size(), f.name)?;
-            if with_lines {
-                write!(
-                    out,
-                    "\t{}:{}",
-                    f.file.as_deref().unwrap_or("?"),
-                    f.line.unwrap_or(0)
-                )?;
-            }
-            writeln!(out)?;
+            let _ = serde_json::to_writer(&mut *buf, &output::ListEntry::new(f));
+            buf.push(b'\n');
+            return;
         }
-        Ok(())
+        let _ = write!(buf, "{:#x} {:>8} {}", f.entry.0, f.size(), f.name);
+        if with_lines {
+            let _ = write!(
+                buf,
+                "\t{}:{}",
+                f.file.as_deref().unwrap_or("?"),
+                f.line.unwrap_or(0)
+            );
+        }
+        buf.push(b'\n');
     };
-    while let Some(f) = funcs.next()? {
-        if !keep(&f) {
-            continue;
+    // The table in chunks, listed on every core, written in table order: the same output as
+    // one pass, a wave of chunks at a time.
+    let n = bin.table.len();
+    let chunks: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(LIST_CHUNK)
+        .map(|s| s..(s + LIST_CHUNK).min(n))
+        .collect();
+    let mut count = 0usize;
+    match a.sort {
+        SortBy::Addr => {
+            for wave in chunks.chunks(LIST_WAVE) {
+                let parts: Vec<Listed<Vec<u8>>> = wave
+                    .par_iter()
+                    .map(|r| list_chunk(bin, r.clone(), with_lines, &keep, |b, f| format(b, &f)))
+                    .collect();
+                for p in parts {
+                    out.write_all(&p.items)?;
+                    count += p.count;
+                    if let Some(e) = p.error {
+                        return Err(e.into());
+                    }
+                }
+            }
         }
-        match a.sort {
-            SortBy::Addr => emit(&f, out)?,
-            SortBy::Name => selected.push(f),
+        SortBy::Name => {
+            let parts: Vec<Listed<Vec<pclntab::Function<'_>>>> = chunks
+                .par_iter()
+                .map(|r| list_chunk(bin, r.clone(), with_lines, &keep, Vec::push))
+                .collect();
+            let mut selected = Vec::new();
+            for p in parts {
+                selected.extend(p.items);
+                if let Some(e) = p.error {
+                    return Err(e.into());
+                }
+            }
+            count = selected.len();
+            selected.par_sort_by(|x, y| x.name.cmp(&y.name).then(x.entry.cmp(&y.entry)));
+            for wave in selected.chunks(LIST_CHUNK * LIST_WAVE) {
+                let bufs: Vec<Vec<u8>> = wave
+                    .par_chunks(LIST_CHUNK)
+                    .map(|fs| {
+                        let mut buf = Vec::new();
+                        for f in fs {
+                            format(&mut buf, f);
+                        }
+                        buf
+                    })
+                    .collect();
+                for b in bufs {
+                    out.write_all(&b)?;
+                }
+            }
         }
-    }
-    selected.sort_by(|x, y| x.name.cmp(&y.name).then(x.entry.cmp(&y.entry)));
-    for f in &selected {
-        emit(f, out)?;
     }
     Ok(if count == 0 && (a.filter.is_some() || a.user || a.std) {
         ExitCode::from(1)

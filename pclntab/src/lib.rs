@@ -34,6 +34,7 @@ pub mod names;
 pub mod pcheader;
 pub mod reader;
 pub mod table;
+pub mod version;
 
 pub use buildinfo::{BuildInfo, Module};
 pub use container::{Container, FileOffset, Format, Section, VirtAddr};
@@ -58,6 +59,25 @@ pub fn map_file(path: &std::path::Path) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(&file) }
 }
 
+/// Where the Go version of a binary was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSource {
+    /// The build info blob (`go version -m` reads the same).
+    BuildInfo,
+    /// The runtime's `runtime.buildVersion` string ([`version`]).
+    Runtime,
+}
+
+impl VersionSource {
+    /// "build info" or "runtime".
+    pub fn name(self) -> &'static str {
+        match self {
+            VersionSource::BuildInfo => "build info",
+            VersionSource::Runtime => "runtime",
+        }
+    }
+}
+
 /// Options for [`GoBinary::parse_with`].
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -80,6 +100,8 @@ pub struct GoBinary<'data> {
     pub build_info: Option<BuildInfo>,
     /// A problem with the build information, if it was there but unreadable.
     pub build_info_error: Option<Error>,
+    /// The runtime's own version string, looked for when the build info has no version.
+    pub runtime_version: Option<version::RuntimeVersion>,
     go_minor: Option<u32>,
     last_origin: std::sync::Mutex<Option<(String, Kind)>>,
 }
@@ -164,25 +186,33 @@ pub struct InlinedCall<'data> {
     pub start_line: Option<i32>,
 }
 
-/// Iterates over all functions; stops for good after the first error.
+/// Iterates over functions, in table (address) order; stops for good after the first error.
+///
+/// Each iterator remembers the origin of the last package it classified (the function table
+/// groups functions by package), so iterators over parts of the table can run on several
+/// threads without sharing anything ([`GoBinary::functions_in`]).
 #[derive(Debug)]
 pub struct Functions<'a, 'data> {
     bin: &'a GoBinary<'data>,
     next: usize,
+    end: usize,
     failed: bool,
     with_lines: bool,
+    last_origin: Option<(String, Kind)>,
 }
 
 impl<'data> Functions<'_, 'data> {
     /// The next function, `None` after the last.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Function<'data>>> {
-        if self.failed || self.next >= self.bin.table.len() {
+        if self.failed || self.next >= self.end {
             return Ok(None);
         }
         let i = self.next;
         self.next += 1;
-        let r = self.bin.function(i, self.with_lines);
+        let bin = self.bin;
+        let with_lines = self.with_lines;
+        let r = bin.function_with(i, with_lines, |p| self.origin(p));
         self.failed = r.is_err();
         r.map(Some)
     }
@@ -192,6 +222,19 @@ impl<'data> Functions<'_, 'data> {
     pub fn without_lines(mut self) -> Self {
         self.with_lines = false;
         self
+    }
+
+    /// Where package `package` comes from, as [`GoBinary::origin`] says, remembering the last
+    /// answer in this iterator.
+    pub fn origin(&mut self, package: &str) -> Kind {
+        match &self.last_origin {
+            Some((p, k)) if p == package => *k,
+            _ => {
+                let k = names::origin(package, self.bin.build_info.as_ref());
+                self.last_origin = Some((package.to_string(), k));
+                k
+            }
+        }
     }
 }
 
@@ -223,6 +266,19 @@ impl<'data> GoBinary<'data> {
             Error::NotGo => cut_short(&container).unwrap_or(Error::NotGo),
             e => e,
         })?;
+        let has_version = build_info
+            .as_ref()
+            .is_some_and(|b| !b.go_version.is_empty());
+        let runtime_version = if has_version {
+            None
+        } else {
+            version::find(&container, &found.table)
+        };
+        let go_minor = go_minor.or_else(|| {
+            runtime_version
+                .as_ref()
+                .and_then(|v| self::go_minor(v.version.trim_start_matches("devel ")))
+        });
         Ok(GoBinary {
             container,
             table: found.table,
@@ -230,17 +286,33 @@ impl<'data> GoBinary<'data> {
             moduledata: found.moduledata,
             build_info,
             build_info_error,
+            runtime_version,
             go_minor,
             last_origin: std::sync::Mutex::new(None),
         })
     }
 
-    /// The Go version that built it, as `go version` prints it, from the build info.
+    /// The Go version that built it, as `go version` prints it: from the build info, else from
+    /// the runtime's `runtime.buildVersion` (see [`GoBinary::go_version_source`]).
     pub fn go_version(&self) -> Option<&str> {
         self.build_info
             .as_ref()
             .map(|b| b.go_version.as_str())
             .filter(|v| !v.is_empty())
+            .or(self.runtime_version.as_ref().map(|v| v.version.as_str()))
+    }
+
+    /// Where [`GoBinary::go_version`] comes from.
+    pub fn go_version_source(&self) -> Option<VersionSource> {
+        let from_build_info = self
+            .build_info
+            .as_ref()
+            .is_some_and(|b| !b.go_version.is_empty());
+        match (from_build_info, &self.runtime_version) {
+            (true, _) => Some(VersionSource::BuildInfo),
+            (false, Some(_)) => Some(VersionSource::Runtime),
+            (false, None) => None,
+        }
     }
 
     /// The minor number of the Go 1.x release, when known.
@@ -258,16 +330,33 @@ impl<'data> GoBinary<'data> {
 
     /// Iterates over all functions, in table (address) order.
     pub fn functions(&self) -> Functions<'_, 'data> {
+        self.functions_in(0..self.table.len())
+    }
+
+    /// Iterates over functions `range` of the table (clipped to it), in table order.
+    pub fn functions_in(&self, range: std::ops::Range<usize>) -> Functions<'_, 'data> {
         Functions {
             bin: self,
-            next: 0,
+            next: range.start,
+            end: range.end.min(self.table.len()),
             failed: false,
             with_lines: true,
+            last_origin: None,
         }
     }
 
     /// Function `i` of the table.
     pub fn function(&self, i: usize, with_lines: bool) -> Result<Function<'data>> {
+        self.function_with(i, with_lines, |p| self.origin(p))
+    }
+
+    /// Function `i`, with `origin_of` telling where a package comes from.
+    fn function_with(
+        &self,
+        i: usize,
+        with_lines: bool,
+        origin_of: impl FnOnce(&str) -> Kind,
+    ) -> Result<Function<'data>> {
         let func = self.table.func(i)?;
         let extent = self.table.extent(&func)?;
         let (file, line) = if with_lines {
@@ -281,9 +370,7 @@ impl<'data> GoBinary<'data> {
             Cow::Borrowed(n) => Cow::Borrowed(names::package_of(n)),
             Cow::Owned(n) => Cow::Owned(names::package_of(n).to_string()),
         };
-        let kind = names::kind(&name, &package, file, func.flag, self.go_minor(), |p| {
-            self.origin(p)
-        });
+        let kind = names::kind(&name, &package, file, func.flag, self.go_minor(), origin_of);
         Ok(Function {
             func,
             entry: func.entry,
