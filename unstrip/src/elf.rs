@@ -8,7 +8,7 @@
 //!
 //! The debug file (`--debug-only`, like `objcopy --only-keep-debug`): the same ELF header and
 //! section headers, loaded sections emptied (`SHT_NOBITS`, same addresses and sizes), notes kept
-//! (so a GNU build ID still matches), plus the new sections.
+//! (so a GNU build ID still matches), plus the new sections; no program headers.
 
 use crate::{Error, Mode, Result};
 use object::elf;
@@ -101,8 +101,14 @@ impl<'data> Input<'data> {
 
         // Reserve the file ranges, in the order they are written.
         w.reserve_file_header();
-        if !self.segments.is_empty() {
-            w.reserve_program_headers(self.segments.len() as u32);
+        // The debug file has no program headers: it is never loaded, and headers describing
+        // contents it does not have would only mislead readers.
+        let segments: &[ProgramHeader] = match mode {
+            Mode::Binary => &self.segments,
+            Mode::DebugOnly => &[],
+        };
+        if !segments.is_empty() {
+            w.reserve_program_headers(segments.len() as u32);
         }
         let notes: Vec<(usize, usize)> = match mode {
             Mode::Binary => {
@@ -162,16 +168,8 @@ impl<'data> Input<'data> {
         // Write.
         w.write_file_header(&self.header)?;
         w.write_align_program_headers();
-        for p in &self.segments {
-            w.write_program_header(&match mode {
-                Mode::Binary => p.clone(),
-                // The contents are not in the debug file.
-                Mode::DebugOnly => ProgramHeader {
-                    p_offset: 0,
-                    p_filesz: 0,
-                    ..p.clone()
-                },
-            });
+        for p in segments {
+            w.write_program_header(p);
         }
         match mode {
             Mode::Binary => {
@@ -219,11 +217,11 @@ impl<'data> Input<'data> {
             if mode == Mode::DebugOnly {
                 match notes.iter().find(|(n, _)| *n == i + 1) {
                     Some((_, offset)) => h.sh_offset = *offset as u64,
+                    // The offset stays: perf maps symbols to file offsets through it.
                     None => {
                         if h.sh_type != elf::SHT_NULL {
                             h.sh_type = elf::SHT_NOBITS;
                         }
-                        h.sh_offset = 0;
                     }
                 }
             }
