@@ -414,7 +414,11 @@ fn matrix_elf_binaries_unstrip_like_their_twins() {
         .into_iter()
         .filter(|r| r.stripped && r.goos == "linux")
         .collect();
-    assert!(rows.len() > 100, "only {} stripped ELF binaries", rows.len());
+    assert!(
+        rows.len() > 100,
+        "only {} stripped ELF binaries",
+        rows.len()
+    );
     let dir: PathBuf = common::scratch("unstrip-matrix");
     let next = Mutex::new(0usize);
     let failures = Mutex::new(Vec::new());
