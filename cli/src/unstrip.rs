@@ -101,7 +101,7 @@ fn write_atomically(
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .with_context(|| tmp.display().to_string())?;
+        .with_context(|| out.display().to_string())?;
     let result = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, &file);
         let summary = write(&mut w)?;

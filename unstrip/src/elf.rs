@@ -60,13 +60,18 @@ impl<'data> Input<'data> {
             object::FileKind::Elf64 => parse_as::<elf::FileHeader64<Endianness>>(data)?,
             _ => return Err(Error::Layout { what: "not ELF" }),
         };
-        for s in &input.sections {
-            let debug = s.name.starts_with(b".debug_") || s.name.starts_with(b".zdebug_");
-            if s.header.sh_type == elf::SHT_SYMTAB || debug {
-                return Err(Error::AlreadyHas {
-                    section: String::from_utf8_lossy(s.name).into_owned(),
-                });
-            }
+        let symtab = input
+            .sections
+            .iter()
+            .find(|s| s.header.sh_type == elf::SHT_SYMTAB);
+        let dwarf = input
+            .sections
+            .iter()
+            .find(|s| s.name.starts_with(b".debug_") || s.name.starts_with(b".zdebug_"));
+        if let Some(s) = symtab.or(dwarf) {
+            return Err(Error::AlreadyHas {
+                section: String::from_utf8_lossy(s.name).into_owned(),
+            });
         }
         if input.sections.is_empty() {
             return Err(Error::Layout {
