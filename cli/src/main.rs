@@ -69,10 +69,14 @@ struct ListArgs {
     /// Only functions whose name matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     filter: Option<String>,
-    /// Only functions of the main module (and of other non-standard packages without build info).
+    /// Only functions of package main, of the main module's packages, and of any other package
+    /// neither in the standard library, nor a dependency in the build info, nor under /vendor/
+    /// (without build info: every non-standard package); their wrappers, closures and generic
+    /// instantiations included, code outside any package excluded.
     #[arg(long, conflicts_with = "std")]
     user: bool,
-    /// Only functions of the standard library.
+    /// Only functions of the standard library (packages whose path's first element has no dot,
+    /// and vendor/...), the runtime included.
     #[arg(long)]
     std: bool,
     /// Order of the output.
