@@ -111,7 +111,8 @@ pub struct GoBinary<'data> {
 pub struct Function<'data> {
     /// The `_func` record.
     pub func: Func<'data>,
-    /// Full name (`main.(*T).Method`, `net/http.(*conn).serve`, `main.Map[...]`).
+    /// Full name (`main.(*T).Method`, `net/http.(*conn).serve`; generic functions as pclntab has
+    /// them: `main.Map[go.shape.int,go.shape.string]`, and `main.Map[...]` from Go 1.18 and 1.19).
     pub name: Cow<'data, str>,
     /// Entry address.
     pub entry: VirtAddr,
