@@ -233,45 +233,67 @@ const LIST_CHUNK: usize = 2048;
 /// Chunks listed before their output is written: bounds the memory held for output.
 const LIST_WAVE: usize = 64;
 
-/// What one chunk of the table gave: its output (or its functions, to sort), and the error that
-/// ended it, if any (what came before the error is kept, as a sequential listing would print it).
-struct Listed<T> {
-    items: T,
+/// What one chunk of the table gave: how many functions were kept, and the error that ended it,
+/// if any (what came before the error is kept, as a sequential listing would print it).
+struct Listed {
     count: usize,
     error: Option<pclntab::Error>,
 }
 
-/// Lists the functions of `range` that `keep` accepts, into `items` with `add`.
-fn list_chunk<'data, T: Default>(
+/// Lists the functions of `range` that `keep` accepts, each handed to `add`.
+fn list_chunk<'data>(
     bin: &GoBinary<'data>,
     range: std::ops::Range<usize>,
     with_lines: bool,
     keep: &(impl Fn(&pclntab::Function<'_>, Kind) -> bool + Sync),
-    add: impl Fn(&mut T, pclntab::Function<'data>),
-) -> Listed<T> {
+    mut add: impl FnMut(pclntab::Function<'data>),
+) -> Listed {
     let mut funcs = bin.functions_in(range);
     if !with_lines {
         funcs = funcs.without_lines();
     }
-    let mut items = T::default();
     let mut count = 0;
     let error = loop {
         match funcs.next() {
             Ok(Some(f)) => {
                 if keep(&f, funcs.origin(&f.package)) {
                     count += 1;
-                    add(&mut items, f);
+                    add(f);
                 }
             }
             Ok(None) => break None,
             Err(e) => break Some(e),
         }
     };
-    Listed {
-        items,
-        count,
-        error,
+    Listed { count, error }
+}
+
+/// Appends `v` as `0x` and lowercase hex digits (as `{:#x}` writes it).
+fn push_hex(buf: &mut Vec<u8>, v: u64) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    buf.extend_from_slice(b"0x");
+    buf.extend(
+        (0..digits)
+            .rev()
+            .map(|i| b"0123456789abcdef"[((v >> (4 * i)) & 15) as usize]),
+    );
+}
+
+/// Appends `v` in decimal, right-aligned in `width` columns (as `{:>width$}` writes it).
+fn push_decimal(buf: &mut Vec<u8>, v: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut rest = v;
+    loop {
+        digits[19 - n] = b'0' + (rest % 10) as u8;
+        n += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
     }
+    buf.extend(std::iter::repeat_n(b' ', width.saturating_sub(n)));
+    buf.extend_from_slice(&digits[20 - n..]);
 }
 
 fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
@@ -288,26 +310,27 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
         }
         !(a.user && origin != Kind::User || a.std && (origin != Kind::Std || f.package.is_empty()))
     };
+    // `ADDR SIZE NAME[\tFILE:LINE]`, or one JSON object; writing to a Vec cannot fail.
     let format = |buf: &mut Vec<u8>, f: &pclntab::Function<'_>| {
-        // Writing to a Vec cannot fail.
         if a.json {
             let _ = serde_json::to_writer(&mut *buf, &output::ListEntry::new(f));
             buf.push(b'\n');
             return;
         }
-        let _ = write!(buf, "{:#x} {:>8} {}", f.entry.0, f.size(), f.name);
+        push_hex(buf, f.entry.0);
+        buf.push(b' ');
+        push_decimal(buf, f.size(), 8);
+        buf.push(b' ');
+        buf.extend_from_slice(f.name.as_bytes());
         if with_lines {
-            let _ = write!(
-                buf,
-                "\t{}:{}",
-                f.file.as_deref().unwrap_or("?"),
-                f.line.unwrap_or(0)
-            );
+            buf.push(b'\t');
+            buf.extend_from_slice(f.file.as_deref().unwrap_or("?").as_bytes());
+            let _ = write!(buf, ":{}", f.line.unwrap_or(0));
         }
         buf.push(b'\n');
     };
     // The table in chunks, listed on every core, written in table order: the same output as
-    // one pass, a wave of chunks at a time.
+    // one pass, a wave of chunks at a time, each chunk into a buffer the next wave reuses.
     let n = bin.table.len();
     let chunks: Vec<std::ops::Range<usize>> = (0..n)
         .step_by(LIST_CHUNK)
@@ -316,13 +339,18 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
     let mut count = 0usize;
     match a.sort {
         SortBy::Addr => {
+            let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); LIST_WAVE.min(chunks.len())];
             for wave in chunks.chunks(LIST_WAVE) {
-                let parts: Vec<Listed<Vec<u8>>> = wave
+                let parts: Vec<Listed> = wave
                     .par_iter()
-                    .map(|r| list_chunk(bin, r.clone(), with_lines, &keep, |b, f| format(b, &f)))
+                    .zip(bufs.par_iter_mut())
+                    .map(|(r, buf)| {
+                        buf.clear();
+                        list_chunk(bin, r.clone(), with_lines, &keep, |f| format(buf, &f))
+                    })
                     .collect();
-                for p in parts {
-                    out.write_all(&p.items)?;
+                for (p, buf) in parts.into_iter().zip(&bufs) {
+                    out.write_all(buf)?;
                     count += p.count;
                     if let Some(e) = p.error {
                         return Err(e.into());
@@ -331,13 +359,17 @@ fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCo
             }
         }
         SortBy::Name => {
-            let parts: Vec<Listed<Vec<pclntab::Function<'_>>>> = chunks
+            let parts: Vec<(Vec<pclntab::Function<'_>>, Listed)> = chunks
                 .par_iter()
-                .map(|r| list_chunk(bin, r.clone(), with_lines, &keep, Vec::push))
+                .map(|r| {
+                    let mut funcs = Vec::new();
+                    let listed = list_chunk(bin, r.clone(), with_lines, &keep, |f| funcs.push(f));
+                    (funcs, listed)
+                })
                 .collect();
             let mut selected = Vec::new();
-            for p in parts {
-                selected.extend(p.items);
+            for (funcs, p) in parts {
+                selected.extend(funcs);
                 if let Some(e) = p.error {
                     return Err(e.into());
                 }
