@@ -153,3 +153,48 @@ fn the_output_is_replaced_whole_or_not_at_all() {
         )
     );
 }
+
+/// The function symbols of `nm -S`: (address, size, name).
+fn nm_functions(path: &Path) -> Vec<(String, String, String)> {
+    let out = std::process::Command::new(common::tool("nm", "binutils"))
+        .args(["-S", "-n"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(4, ' ').collect();
+            (f.len() == 4).then(|| (f[0].into(), f[1].into(), f[3].into()))
+        })
+        .collect()
+}
+
+/// An ELF file whose section headers are gone: the symbols go into a `.text` section made over
+/// the executable segment; the same symbols as for the intact file, and the same program.
+#[test]
+fn elf_without_section_headers() {
+    let d = dir("no-sections");
+    let orig = matrix_binary("1.21.13", "linux_amd64", "exe-stripped");
+    let mut data = std::fs::read(&orig).unwrap();
+    // ELF64 header: e_shoff at 0x28 (8 bytes), e_shnum at 0x3c, e_shstrndx at 0x3e.
+    data[0x28..0x30].fill(0);
+    data[0x3c..0x40].fill(0);
+    let bare = d.join("bare");
+    std::fs::write(&bare, &data).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (from_bare, from_orig) = (d.join("from-bare"), d.join("from-orig"));
+    for (input, out) in [(&bare, &from_bare), (&orig, &from_orig)] {
+        let r = run(&["unstrip", s(input), "-o", s(out)]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let syms = nm_functions(&from_bare);
+    assert!(syms.len() > 1000);
+    assert_eq!(syms, nm_functions(&from_orig));
+    let out = std::fs::read(&from_bare).unwrap();
+    assert_eq!(out[..0x28], data[..0x28]);
+    assert_eq!(out[0x40..data.len()], data[0x40..]);
+    let ran = |p: &Path| std::process::Command::new(p).output().unwrap().stdout;
+    assert_eq!(ran(&from_bare), ran(&orig));
+}

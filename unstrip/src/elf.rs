@@ -73,12 +73,53 @@ impl<'data> Input<'data> {
                 section: String::from_utf8_lossy(s.name).into_owned(),
             });
         }
+        let mut input = input;
         if input.sections.is_empty() {
-            return Err(Error::Layout {
-                what: "no section headers",
-            });
+            input.sections = input.text_from_segments()?;
         }
         Ok(input)
+    }
+
+    /// For a file without section headers: a null section and a `.text` section over the
+    /// executable loaded segment, for the symbols to be in (the name table comes after them).
+    fn text_from_segments(&self) -> Result<Vec<InSection<'data>>> {
+        let text = self
+            .segments
+            .iter()
+            .find(|p| p.p_type == elf::PT_LOAD && p.p_flags & elf::PF_X != 0)
+            .ok_or(Error::Layout {
+                what: "no section headers and no executable segment",
+            })?;
+        let null = SectionHeader {
+            name: None,
+            sh_type: elf::SHT_NULL,
+            sh_flags: 0,
+            sh_addr: 0,
+            sh_offset: 0,
+            sh_size: 0,
+            sh_link: 0,
+            sh_info: 0,
+            sh_addralign: 0,
+            sh_entsize: 0,
+        };
+        Ok(vec![
+            InSection {
+                name: b"",
+                header: null.clone(),
+            },
+            InSection {
+                name: b".text",
+                header: SectionHeader {
+                    sh_type: elf::SHT_PROGBITS,
+                    sh_flags: u64::from(elf::SHF_ALLOC | elf::SHF_EXECINSTR),
+                    sh_addr: text.p_vaddr,
+                    sh_offset: text.p_offset,
+                    sh_size: text.p_filesz,
+                    sh_addralign: 1,
+                    ..null
+                },
+            },
+        ])
     }
 
     /// The index of the executable section holding `addr`, if any.
@@ -131,16 +172,20 @@ impl<'data> Input<'data> {
                 })
                 .collect(),
         };
-        let mut indices = Vec::with_capacity(self.sections.len());
         let mut names = Vec::with_capacity(self.sections.len());
         w.reserve_null_section_index();
         for (i, s) in self.sections.iter().enumerate().skip(1) {
-            indices.push(if i == self.shstrndx {
-                w.reserve_shstrtab_section_index()
+            if i == self.shstrndx {
+                w.reserve_shstrtab_section_index();
             } else {
-                w.reserve_section_index()
-            });
+                w.reserve_section_index();
+            }
             names.push(w.add_section_name(s.name));
+        }
+        // A file without a section name table gets one after its sections.
+        let new_names = self.shstrndx == 0;
+        if new_names {
+            w.reserve_shstrtab_section_index();
         }
         w.reserve_symtab_section_index();
         w.reserve_strtab_section_index();
@@ -232,6 +277,9 @@ impl<'data> Input<'data> {
             }
             w.write_section_header(&h);
         }
+        if new_names {
+            w.write_shstrtab_section_header();
+        }
         // One local symbol: the null one.
         w.write_symtab_section_header(1);
         w.write_strtab_section_header();
@@ -309,6 +357,18 @@ fn parse_as<'data, Elf: object::read::elf::FileHeader<Endian = Endianness>>(
             p_align: p.p_align(endian).into(),
         })
         .collect();
+    // A file without section headers (e_shoff and e_shnum 0) has no name table either.
+    if header.shnum(endian, data)? == 0 {
+        return Ok(Input {
+            data,
+            is_64: header.is_type_64(),
+            endian,
+            header: file_header(header, endian),
+            segments,
+            sections: Vec::new(),
+            shstrndx: 0,
+        });
+    }
     let table = header.sections(endian, data)?;
     let sections = table
         .iter()
@@ -330,23 +390,31 @@ fn parse_as<'data, Elf: object::read::elf::FileHeader<Endian = Endianness>>(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let ident = header.e_ident();
     Ok(Input {
         data,
         is_64: header.is_type_64(),
         endian,
-        header: FileHeader {
-            os_abi: ident.os_abi,
-            abi_version: ident.abi_version,
-            e_type: header.e_type(endian),
-            e_machine: header.e_machine(endian),
-            e_entry: header.e_entry(endian).into(),
-            e_flags: header.e_flags(endian),
-        },
+        header: file_header(header, endian),
         segments,
         sections,
         shstrndx: header.shstrndx(endian, data)? as usize,
     })
+}
+
+/// The ELF header fields the writer takes from the input.
+fn file_header<Elf: object::read::elf::FileHeader<Endian = Endianness>>(
+    header: &Elf,
+    endian: Endianness,
+) -> FileHeader {
+    let ident = header.e_ident();
+    FileHeader {
+        os_abi: ident.os_abi,
+        abi_version: ident.abi_version,
+        e_type: header.e_type(endian),
+        e_machine: header.e_machine(endian),
+        e_entry: header.e_entry(endian).into(),
+        e_flags: header.e_flags(endian),
+    }
 }
 
 /// A [`WritableBuffer`] that streams to `out` and checks that the first `kept.len()` bytes

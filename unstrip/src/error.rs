@@ -18,12 +18,13 @@ pub enum Error {
         /// The section found (`.symtab`, `.debug_info`, ...).
         section: String,
     },
-    /// The ELF headers could not be read or written (the message is the `object` crate's).
-    #[error("ELF: {0}")]
-    Elf(#[from] object::Error),
+    /// The ELF headers could not be read (the message is the `object` crate's; not a `source`,
+    /// so that the line is not printed twice).
+    #[error("malformed ELF: {0}")]
+    Elf(object::Error),
     /// The ELF writer refused the data (the message is the `object` crate's).
     #[error("ELF writer: {0}")]
-    ElfWrite(#[from] object::write::Error),
+    ElfWrite(object::write::Error),
     /// The ELF header is laid out in a way that the rewritten file could not keep byte for byte
     /// (program headers not right after the file header, say).
     #[error("cannot keep the ELF headers as they are: {what}")]
@@ -43,11 +44,29 @@ pub enum Error {
     #[error(transparent)]
     Pclntab(#[from] pclntab::Error),
     /// The DWARF writer refused the data.
-    #[error("DWARF: {0}")]
-    Dwarf(#[from] gimli::write::Error),
+    #[error("DWARF writer: {0}")]
+    Dwarf(gimli::write::Error),
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<object::Error> for Error {
+    fn from(e: object::Error) -> Self {
+        Error::Elf(e)
+    }
+}
+
+impl From<object::write::Error> for Error {
+    fn from(e: object::write::Error) -> Self {
+        Error::ElfWrite(e)
+    }
+}
+
+impl From<gimli::write::Error> for Error {
+    fn from(e: gimli::write::Error) -> Self {
+        Error::Dwarf(e)
+    }
 }
 
 /// Results of this crate.
