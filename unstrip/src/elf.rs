@@ -156,7 +156,9 @@ impl<'data> Input<'data> {
         if !segments.is_empty() {
             w.reserve_program_headers(segments.len() as u32);
         }
-        let notes: Vec<(usize, usize)> = match mode {
+        // (section index, offset in the output, bytes) of each note the debug file keeps: those
+        // whose bytes are all in the file.
+        let notes: Vec<(usize, usize, &[u8])> = match mode {
             Mode::Binary => {
                 w.reserve_until(self.data.len());
                 Vec::new()
@@ -166,9 +168,13 @@ impl<'data> Input<'data> {
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.header.sh_type == elf::SHT_NOTE)
-                .map(|(i, s)| {
-                    let align = s.header.sh_addralign.max(1) as usize;
-                    (i, w.reserve(s.header.sh_size as usize, align))
+                .filter_map(|(i, s)| {
+                    let data = self.bytes(&s.header);
+                    (data.len() as u64 == s.header.sh_size).then_some((i, data))
+                })
+                .map(|(i, data)| {
+                    let align = self.alignment(i);
+                    (i, w.reserve(data.len(), align), data)
                 })
                 .collect(),
         };
@@ -227,12 +233,9 @@ impl<'data> Input<'data> {
                 w.write(self.data.get(ph_end..).unwrap_or_default());
             }
             Mode::DebugOnly => {
-                for (i, _) in &notes {
-                    let Some(s) = self.sections.get(*i) else {
-                        continue;
-                    };
-                    w.write_align(s.header.sh_addralign.max(1) as usize);
-                    w.write(self.bytes(&s.header));
+                for (i, _, data) in &notes {
+                    w.write_align(self.alignment(*i));
+                    w.write(data);
                 }
             }
         }
@@ -265,8 +268,8 @@ impl<'data> Input<'data> {
                 ..s.header.clone()
             };
             if mode == Mode::DebugOnly {
-                match notes.iter().find(|(n, _)| *n == i + 1) {
-                    Some((_, offset)) => h.sh_offset = *offset as u64,
+                match notes.iter().find(|(n, ..)| *n == i + 1) {
+                    Some((_, offset, _)) => h.sh_offset = *offset as u64,
                     // The offset stays: perf maps symbols to file offsets through it.
                     None => {
                         if h.sh_type != elf::SHT_NULL {
@@ -299,6 +302,16 @@ impl<'data> Input<'data> {
         }
         drop(w);
         buffer.finish()
+    }
+
+    /// The alignment of section `i`'s bytes in the debug file: its own, when that is a power of
+    /// two of at most a page (a damaged header may say anything), else none.
+    fn alignment(&self, i: usize) -> usize {
+        self.sections
+            .get(i)
+            .map(|s| s.header.sh_addralign)
+            .filter(|a| a.is_power_of_two() && *a <= 4096)
+            .unwrap_or(1) as usize
     }
 
     /// The bytes of a section in the input (none for `SHT_NOBITS` or a header that lies).
@@ -492,5 +505,38 @@ impl WritableBuffer for Checked<'_, '_> {
             }
         }
         self.len += val.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kept: &[u8], written: &[&[u8]]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut b = Checked::new(&mut out, kept, [(2, 4), (6, 7)]);
+        for w in written {
+            b.write_bytes(w);
+        }
+        b.finish().map(|()| out)
+    }
+
+    #[test]
+    fn checked_buffer_allows_only_the_header_fields() {
+        let kept = b"abcdefgh";
+        // The changeable bytes may change, in any chunking; more may follow.
+        assert_eq!(
+            check(kept, &[b"abXY", b"efZh", b"tail"]).unwrap(),
+            b"abXYefZhtail"
+        );
+        // Any other byte may not.
+        assert!(matches!(
+            check(kept, &[b"abcdeF", b"gh"]),
+            Err(Error::NotPreserved { offset: 5 })
+        ));
+        assert!(matches!(
+            check(kept, &[b"abcdefg", b"H"]),
+            Err(Error::NotPreserved { offset: 7 })
+        ));
     }
 }
