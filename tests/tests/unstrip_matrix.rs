@@ -8,7 +8,7 @@
 //!   sample of addresses inside; where Go's own DWARF says something else, the difference must be
 //!   one of the known ones ([`Why`]), each checked against an independent truth;
 //! - `readelf --debug-dump` reads all the DWARF without a complaint;
-//! - `--debug-only` writes the same symbols.
+//! - `--debug-only` writes the same symbols, in a file `readelf --all` reads without one.
 
 mod common;
 
@@ -332,18 +332,24 @@ fn check(row: &gosyms_tests::MatrixBinary, dir: &Path, tally: &Mutex<Tally>) -> 
         }
     }
 
-    // DWARF readable.
-    let re = Command::new(tool("readelf", "binutils"))
-        .arg("--debug-dump=info,line,frames,ranges")
-        .arg(&out)
-        .output()
-        .expect("run readelf");
-    let complaint = String::from_utf8_lossy(&re.stderr);
-    if !re.status.success() || !complaint.trim().is_empty() {
-        problems.push(format!(
-            "readelf --debug-dump: {}",
-            complaint.lines().next().unwrap_or("failed")
-        ));
+    // DWARF readable; the debug file's headers too.
+    for (path, args) in [
+        (&out, "--debug-dump=info,line,frames,ranges"),
+        (&debug, "--all"),
+    ] {
+        let re = Command::new(tool("readelf", "binutils"))
+            .arg(args)
+            .arg(path)
+            .output()
+            .expect("run readelf");
+        let complaint = String::from_utf8_lossy(&re.stderr);
+        if !re.status.success() || !complaint.trim().is_empty() {
+            problems.push(format!(
+                "readelf {args} {}: {}",
+                path.display(),
+                complaint.lines().next().unwrap_or("failed")
+            ));
+        }
     }
 
     // addr2line at every entry and inside.
