@@ -1,9 +1,9 @@
 //! What unstrip writes about each function, read from pclntab: its name, extent, line table,
 //! inlined calls and stack frame sizes.
 
+use crate::hash::FxMap;
 use pclntab::table::PcValue;
 use pclntab::{Func, GoBinary, InlineTree, PclnVersion, Result};
-use std::collections::HashMap;
 
 /// One row of a function's line table: from `offset` (bytes from the entry) on, the code is at
 /// `file:line` (the innermost position, when code was inlined there).
@@ -274,7 +274,7 @@ fn inlined_calls<'data>(
     let entry = f.entry.0;
     let index = steps(bin, f, tree.pcdata, end)?;
     // Tree index -> position in the output, filled in tree order so that parents come first.
-    let mut slot: HashMap<i32, usize> = HashMap::new();
+    let mut slot: FxMap<i32, usize> = FxMap::default();
     let mut out: Vec<Inlined<'data>> = Vec::new();
     let mut used: Vec<i32> = index
         .iter()
@@ -282,7 +282,7 @@ fn inlined_calls<'data>(
         .filter(|ix| *ix >= 0)
         .collect();
     // Callers of used calls need entries too, even if no code is theirs alone.
-    let mut parent_of: HashMap<i32, Option<i32>> = HashMap::new();
+    let mut parent_of: FxMap<i32, Option<i32>> = FxMap::default();
     let mut todo = used.clone();
     while let Some(ix) = todo.pop() {
         if parent_of.contains_key(&ix) {
@@ -349,7 +349,7 @@ fn inlined_calls<'data>(
 ///
 /// Each entry of `funcs` is (name, written in assembly, compiler-generated).
 pub fn symbol_names(funcs: &[(&[u8], bool, bool)]) -> Vec<Vec<u8>> {
-    let mut by_name: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    let mut by_name: FxMap<&[u8], Vec<usize>> = FxMap::default();
     for (i, (name, _, _)) in funcs.iter().enumerate() {
         by_name.entry(name).or_default().push(i);
     }

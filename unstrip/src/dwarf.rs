@@ -6,6 +6,7 @@
 //! range lists, so only one unit is in memory at once.
 
 use crate::collect::FuncInfo;
+use crate::hash::FxMap;
 use crate::Result;
 use gimli::write::{
     Address, AttributeValue, CallFrameInstruction, CommonInformationEntry, DwarfUnit, EndianVec,
@@ -13,7 +14,6 @@ use gimli::write::{
     RangeList, Sections, UnitEntryId,
 };
 use gimli::{constants, Encoding, Format, LineEncoding, Register, RunTimeEndian};
-use std::collections::HashMap;
 
 /// How an architecture's call frames work, as Go's linker describes them in `.debug_frame`
 /// (`cmd/link/internal/ld/dwarf.go`, `writeframes`; registers from each `cmd/link/internal/*/l.go`).
@@ -81,30 +81,43 @@ impl Builder {
         }
     }
 
-    /// Writes one compilation unit, named `name`, holding `funcs` (in address order).
-    pub fn add_unit(&mut self, name: &[u8], funcs: &[FuncInfo<'_>]) -> Result<()> {
+    /// Builds the DWARF of one compilation unit, named `name`, holding `funcs` (in address
+    /// order); units are built on any thread, then written in order with [`Builder::write`].
+    pub fn build(&self, name: &[u8], funcs: &[FuncInfo<'_>]) -> Result<BuiltUnit> {
         let mut unit = UnitWriter::new(self.encoding, name);
         for f in funcs.iter().filter(|f| f.size > 0) {
             unit.function(f);
         }
+        let (subprograms, inlined) = (unit.subprograms, unit.inlined);
+        Ok(BuiltUnit {
+            dwarf: unit.finish(funcs)?,
+            frames: self
+                .frame
+                .map(|arch| frames(self.encoding, self.ptr_size, arch, funcs)),
+            subprograms,
+            inlined,
+        })
+    }
+
+    /// Writes a unit after the ones written before.
+    pub fn write(&mut self, mut unit: BuiltUnit) -> Result<()> {
         self.subprograms += unit.subprograms;
         self.inlined += unit.inlined;
-        unit.finish(funcs)?.write(&mut self.sections)?;
-        if let Some(arch) = self.frame {
-            frames(self.encoding, self.ptr_size, arch, funcs)
-                .write_debug_frame(&mut self.sections.debug_frame)?;
+        unit.dwarf.write(&mut self.sections)?;
+        if let Some(frames) = unit.frames {
+            frames.write_debug_frame(&mut self.sections.debug_frame)?;
         }
         Ok(())
     }
 
     /// The sections, by name, leaving out empty ones.
-    pub fn finish(self) -> Vec<(&'static str, Vec<u8>)> {
+    pub fn finish(mut self) -> Vec<(&'static str, Vec<u8>)> {
         let mut out = Vec::new();
         let _ = self
             .sections
-            .for_each(|id, data| -> std::result::Result<(), ()> {
+            .for_each_mut(|id, data| -> std::result::Result<(), ()> {
                 if !data.slice().is_empty() {
-                    out.push((id.name(), data.slice().to_vec()));
+                    out.push((id.name(), data.take()));
                 }
                 Ok(())
             });
@@ -112,12 +125,21 @@ impl Builder {
     }
 }
 
+/// One compilation unit's DWARF, built and not yet written.
+pub struct BuiltUnit {
+    dwarf: DwarfUnit,
+    frames: Option<FrameTable>,
+    subprograms: usize,
+    inlined: usize,
+}
+
 /// One compilation unit being built.
 struct UnitWriter<'a> {
     dwarf: DwarfUnit,
-    files: HashMap<&'a [u8], FileId>,
+    /// By where the name is in the file and its length.
+    files: FxMap<(usize, usize), FileId>,
     /// The abstract subprogram of each inlined function, by name.
-    abstracts: HashMap<&'a [u8], UnitEntryId>,
+    abstracts: FxMap<&'a [u8], UnitEntryId>,
     cfa: Expression,
     subprograms: usize,
     inlined: usize,
@@ -166,8 +188,8 @@ impl<'a> UnitWriter<'a> {
         cfa.op(constants::DW_OP_call_frame_cfa);
         UnitWriter {
             dwarf,
-            files: HashMap::new(),
-            abstracts: HashMap::new(),
+            files: FxMap::default(),
+            abstracts: FxMap::default(),
             cfa,
             subprograms: 0,
             inlined: 0,
@@ -176,13 +198,17 @@ impl<'a> UnitWriter<'a> {
 
     fn file(&mut self, name: Option<&'a [u8]>) -> FileId {
         let name = name.unwrap_or(b"?");
-        if let Some(id) = self.files.get(name) {
+        // File names are borrowed from pclntab's file table, where each is stored once: the
+        // same name is the same bytes, and where and how long they are is the key. (Equal names
+        // stored twice get one file all the same: the line program keeps each name once.)
+        let key = (name.as_ptr() as usize, name.len());
+        if let Some(id) = self.files.get(&key) {
             return *id;
         }
         let program = &mut self.dwarf.unit.line_program;
         let dir = program.default_directory();
         let id = program.add_file(LineString::String(non_empty(name)), dir, None);
-        self.files.insert(name, id);
+        self.files.insert(key, id);
         id
     }
 

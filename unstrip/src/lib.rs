@@ -26,13 +26,14 @@ pub mod collect;
 pub mod dwarf;
 pub mod elf;
 mod error;
+mod hash;
 
 pub use error::{Error, Result};
 
 use collect::FuncInfo;
+use hash::FxMap;
 use pclntab::{Format, GoBinary, PclnVersion};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::io::Write;
 
 /// What to write.
@@ -61,6 +62,10 @@ pub struct Summary {
     pub frames: bool,
 }
 
+/// Compilation units read and built at once: enough to keep every core busy (units differ in
+/// size by thousands), few enough that their DWARF waiting to be written stays small.
+const UNIT_BATCH: usize = 64;
+
 /// The compilation unit a function belongs to: its `cutab` entry (Go 1.16+), or its package.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum UnitKey<'data> {
@@ -82,7 +87,7 @@ fn unit_key<'data>(bin: &GoBinary<'data>, i: usize) -> Result<UnitKey<'data>> {
 
 /// A unit's name: the package most of its functions are in.
 fn unit_name(funcs: &[FuncInfo<'_>]) -> Vec<u8> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
+    let mut count: FxMap<&str, usize> = FxMap::default();
     for f in funcs {
         let name = std::str::from_utf8(f.name).unwrap_or("");
         let package = pclntab::names::package_of(name);
@@ -108,7 +113,7 @@ pub fn unstrip(bin: &GoBinary<'_>, mode: Mode, out: &mut dyn Write) -> Result<Su
 
     // Units in the order of their first function; functions in address order within each.
     let mut order: Vec<UnitKey<'_>> = Vec::new();
-    let mut members: HashMap<UnitKey<'_>, Vec<usize>> = HashMap::new();
+    let mut members: FxMap<UnitKey<'_>, Vec<usize>> = FxMap::default();
     for i in 0..bin.table.len() {
         let key = unit_key(bin, i)?;
         let list = members.entry(key.clone()).or_insert_with(|| {
@@ -127,18 +132,31 @@ pub fn unstrip(bin: &GoBinary<'_>, mode: Mode, out: &mut dyn Write) -> Result<Su
     // (name, entry, size, asm, generated) of every function, by table index.
     let mut facts: Vec<(&[u8], u64, u64, bool, bool)> =
         vec![(&[], 0, 0, false, false); bin.table.len()];
-    for key in &order {
-        let Some(indices) = members.get(key) else {
-            continue;
-        };
-        let funcs = indices
+    // Units are read and built on every core, a batch at a time, and written in order.
+    for batch in order.chunks(UNIT_BATCH) {
+        let built = batch
             .par_iter()
-            .map(|&i| collect::function(bin, i))
-            .collect::<pclntab::Result<Vec<_>>>()?;
-        builder.add_unit(&unit_name(&funcs), &funcs)?;
-        for (&i, f) in indices.iter().zip(&funcs) {
-            if let Some(slot) = facts.get_mut(i) {
-                *slot = (f.name, f.entry, f.size, f.asm, f.generated);
+            .map(|key| {
+                let indices = members.get(key).map_or(&[][..], Vec::as_slice);
+                let funcs = indices
+                    .iter()
+                    .map(|&i| collect::function(bin, i))
+                    .collect::<pclntab::Result<Vec<_>>>()?;
+                let unit = builder.build(&unit_name(&funcs), &funcs)?;
+                let facts: Vec<_> = funcs
+                    .iter()
+                    .map(|f| (f.name, f.entry, f.size, f.asm, f.generated))
+                    .collect();
+                Ok((unit, facts))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (key, (unit, unit_facts)) in batch.iter().zip(built) {
+            builder.write(unit)?;
+            let indices = members.get(key).map_or(&[][..], Vec::as_slice);
+            for (&i, f) in indices.iter().zip(unit_facts) {
+                if let Some(slot) = facts.get_mut(i) {
+                    *slot = f;
+                }
             }
         }
     }
