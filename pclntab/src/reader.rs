@@ -183,7 +183,10 @@ impl<'data> Reader<'data> {
         if rest.len() < 10 {
             return Err(Error::Truncated {
                 what,
-                offset: self.base.saturating_add(off).saturating_add(rest.len() as u64),
+                offset: self
+                    .base
+                    .saturating_add(off)
+                    .saturating_add(rest.len() as u64),
                 need: 1,
                 have: 0,
             });

@@ -444,3 +444,191 @@ fn frames(encoding: Encoding, ptr_size: u8, arch: FrameArch, funcs: &[FuncInfo<'
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{Inlined, LineRow};
+    use gimli::{EndianSlice, LittleEndian, UnwindSection};
+
+    /// `main.f` at 0x1000, 0x40 bytes: lines 10, 11 (file a.go), then 0x20-0x30 inlined
+    /// `main.g` (b.go:20) called at a.go:11, inside it 0x28-0x30 `main.h` (c.go:30) called at
+    /// b.go:21; the frame grows to 0x18 at 0x8.
+    fn func() -> FuncInfo<'static> {
+        let row = |offset, file: &'static [u8], line| LineRow {
+            offset,
+            file: Some(file),
+            line,
+        };
+        FuncInfo {
+            name: b"main.f",
+            entry: 0x1000,
+            size: 0x40,
+            cu_offset: 0,
+            asm: false,
+            generated: false,
+            top_frame: false,
+            decl_line: Some(9),
+            rows: vec![
+                row(0, b"a.go", 10),
+                row(0x10, b"a.go", 11),
+                row(0x20, b"b.go", 20),
+                row(0x28, b"c.go", 30),
+                row(0x30, b"a.go", 12),
+            ],
+            inlined: vec![
+                Inlined {
+                    name: b"main.g",
+                    parent: None,
+                    call_file: Some(b"a.go"),
+                    call_line: 11,
+                    decl_line: Some(19),
+                    ranges: vec![(0x20, 0x30)],
+                },
+                Inlined {
+                    name: b"main.h",
+                    parent: Some(0),
+                    call_file: Some(b"b.go"),
+                    call_line: 21,
+                    decl_line: None,
+                    ranges: vec![(0x28, 0x30)],
+                },
+            ],
+            sp_deltas: vec![(0, 0), (0x8, 0x18), (0x38, 0)],
+            prologue_end: Some(0x8),
+        }
+    }
+
+    fn sections() -> Vec<(&'static str, Vec<u8>)> {
+        let mut b = Builder::new(RunTimeEndian::Little, 8, FrameArch::of("amd64"));
+        let unit = b.build(b"main", &[func()]).unwrap();
+        b.write(unit).unwrap();
+        b.finish()
+    }
+
+    #[test]
+    fn lines_subprograms_and_inlined_calls_read_back() {
+        let sections = sections();
+        let get = |id: gimli::SectionId| -> std::result::Result<EndianSlice<'_, LittleEndian>, ()> {
+            let data = sections
+                .iter()
+                .find(|(n, _)| *n == id.name())
+                .map_or(&[][..], |(_, d)| d.as_slice());
+            Ok(EndianSlice::new(data, LittleEndian))
+        };
+        let dwarf = gimli::Dwarf::load(get).unwrap();
+        let header = dwarf.units().next().unwrap().unwrap();
+        let unit = dwarf.unit(header).unwrap();
+
+        // The line table: every row, with the prologue end marked at 0x8.
+        let program = unit.line_program.clone().unwrap();
+        let mut rows = program.rows();
+        let mut got = Vec::new();
+        while let Some((header, row)) = rows.next_row().unwrap() {
+            if row.end_sequence() {
+                got.push((row.address(), String::new(), 0, false));
+                continue;
+            }
+            let file = row.file(header).unwrap();
+            let name = dwarf.attr_string(&unit, file.path_name()).unwrap();
+            let line = row.line().map_or(0, |l| l.get());
+            got.push((
+                row.address(),
+                name.to_string_lossy().into_owned(),
+                line,
+                row.prologue_end(),
+            ));
+        }
+        let want = [
+            (0x1000, "a.go", 10, false),
+            (0x1008, "a.go", 10, true),
+            (0x1010, "a.go", 11, false),
+            (0x1020, "b.go", 20, false),
+            (0x1028, "c.go", 30, false),
+            (0x1030, "a.go", 12, false),
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0, g.1.as_str(), g.2, g.3), w);
+        }
+        assert_eq!(got.last().map(|g| g.0), Some(0x1040), "sequence end");
+
+        // The DIEs: the subprogram, g inlined into it, h inlined into g.
+        let mut entries = unit.entries();
+        let mut seen = Vec::new();
+        let mut depth = 0;
+        while let Some((delta, e)) = entries.next_dfs().unwrap() {
+            depth += delta;
+            let name = |e: &gimli::DebuggingInformationEntry<_>| {
+                let at = e.attr_value(gimli::DW_AT_name).unwrap().or_else(|| {
+                    match e.attr_value(gimli::DW_AT_abstract_origin).unwrap() {
+                        Some(gimli::AttributeValue::UnitRef(o)) => unit
+                            .entry(o)
+                            .unwrap()
+                            .attr_value(gimli::DW_AT_name)
+                            .unwrap(),
+                        _ => None,
+                    }
+                });
+                at.map(|a| {
+                    dwarf
+                        .attr_string(&unit, a)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+            };
+            let call_line = match e.attr_value(gimli::DW_AT_call_line).unwrap() {
+                Some(gimli::AttributeValue::Udata(l)) => l,
+                _ => 0,
+            };
+            seen.push((depth, e.tag(), name(e), call_line));
+        }
+        let find = |tag, n: &str| {
+            seen.iter()
+                .find(|s| s.1 == tag && s.2.as_deref() == Some(n))
+                .cloned()
+        };
+        let f = find(gimli::DW_TAG_subprogram, "main.f").unwrap();
+        let g = find(gimli::DW_TAG_inlined_subroutine, "main.g").unwrap();
+        let h = find(gimli::DW_TAG_inlined_subroutine, "main.h").unwrap();
+        assert_eq!((g.0, g.3), (f.0 + 1, 11));
+        assert_eq!((h.0, h.3), (g.0 + 1, 21));
+    }
+
+    #[test]
+    fn call_frames_follow_the_stack_pointer() {
+        let sections = sections();
+        let data = &sections
+            .iter()
+            .find(|(n, _)| *n == ".debug_frame")
+            .unwrap()
+            .1;
+        let frame = gimli::DebugFrame::new(data, LittleEndian);
+        let bases = gimli::BaseAddresses::default();
+        let mut ctx = gimli::UnwindContext::new();
+        // amd64: CFA = rsp + delta + 8; the return address at CFA - 8.
+        for (pc, cfa) in [
+            (0x1000, 8),
+            (0x1007, 8),
+            (0x1008, 0x20),
+            (0x1037, 0x20),
+            (0x1038, 8),
+        ] {
+            let row = frame
+                .unwind_info_for_address(&bases, &mut ctx, pc, gimli::DebugFrame::cie_from_offset)
+                .unwrap();
+            assert_eq!(
+                *row.cfa(),
+                gimli::CfaRule::RegisterAndOffset {
+                    register: gimli::Register(7),
+                    offset: cfa
+                },
+                "at {pc:#x}"
+            );
+            assert_eq!(
+                row.register(gimli::Register(16)),
+                gimli::RegisterRule::Offset(-8)
+            );
+        }
+    }
+}
