@@ -464,7 +464,6 @@ mod tests {
             name: b"main.f",
             entry: 0x1000,
             size: 0x40,
-            cu_offset: 0,
             asm: false,
             generated: false,
             top_frame: false,
