@@ -10,7 +10,8 @@
 //! file ([`Mode::DebugOnly`], like `objcopy --only-keep-debug`). It does not write PE or Mach-O
 //! files, and does not rewrite a binary that already has a symbol table or DWARF. The ELF and
 //! DWARF are written by `object`'s ELF writer and `gimli::write`; it does no I/O of its own
-//! besides writing to the `Write` it is handed.
+//! besides writing to the `Write` it is handed. Compilation units are read and built on every
+//! core (rayon) and written in order, so the output is the same on any number of threads.
 //!
 //! ```no_run
 //! let map = pclntab::map_file(std::path::Path::new("server"))?;
