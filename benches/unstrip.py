@@ -4,8 +4,8 @@
 For each binary: `gosyms unstrip BINARY -o OUT` and `gosyms unstrip --debug-only`, against `cp`
 of the same file to the same directory (the floor: reading and writing the bytes), ROUNDS times
 each, interleaved, after one warm-up run each (so the input is in the page cache). Reports the
-median wall time, the median peak RSS (GNU time's %M: the pages of the mapped input that were
-touched count too), the output's size and the size of the DWARF written, as a Markdown table
+median wall time, the median CPU time (user and system, every thread), the median peak RSS
+(GNU time's %M: the pages of the mapped input that were touched count too), the output's size and the size of the DWARF written, as a Markdown table
 for BENCHMARKS.md. Outputs go to a temporary directory on the same file system as /tmp.
 
 Usage: benches/unstrip.py [BINARY ...]   (default: anthoscli and terraform-provider-aws)
@@ -27,13 +27,14 @@ DEFAULT = [
 
 
 def measure(cmd):
-    """Wall seconds, peak RSS KiB and stderr of one run."""
+    """Wall seconds, peak RSS KiB, CPU seconds (user + system, all threads) and stderr of one run."""
     with tempfile.NamedTemporaryFile(mode="r") as t:
         start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+        p = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%M %U %S"] + cmd, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, check=True)
         wall = time.perf_counter() - start
-        return wall, int(t.read().split()[-1]), p.stderr
+        rss, user, system = t.read().split()[-3:]
+        return wall, int(rss), float(user) + float(system), p.stderr
 
 
 def main():
@@ -61,13 +62,15 @@ def main():
             for name, rs in results.items():
                 wall = statistics.median(r[0] for r in rs)
                 rss = statistics.median(r[1] for r in rs) / 1024
-                said = re.search(r"(\d+) functions in .* ([\d.]+) MiB of DWARF", rs[-1][2])
+                cpu = statistics.median(r[2] for r in rs)
+                said = re.search(r"(\d+) functions in .* ([\d.]+) MiB of DWARF", rs[-1][3])
                 funcs, dwarf = (said.group(1), said.group(2)) if said else ("-", "-")
                 rows.append((os.path.basename(binary)[:40], f"{os.path.getsize(binary) / 1e6:.0f}", name,
-                             f"{wall * 1000:.0f}", f"{rss:.0f}", f"{sizes[name] / 1e6:.0f}", funcs, dwarf))
+                             f"{wall * 1000:.0f}", f"{cpu * 1000:.0f}", f"{rss:.0f}", f"{sizes[name] / 1e6:.0f}",
+                             funcs, dwarf))
             print(f"done {binary}", file=sys.stderr)
-    print("| binary | MB | command | median wall ms | median peak RSS MiB | output MB | functions | DWARF MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| binary | MB | command | median wall ms | median CPU ms | median peak RSS MiB | output MB | functions | DWARF MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
 

@@ -51,23 +51,19 @@ const PRODUCER: &[u8] = b"gosyms unstrip (from pclntab)";
 /// Go's linker factors data offsets by -4 on every architecture.
 const DATA_ALIGNMENT: i8 = -4;
 
-/// The DWARF sections being built, one unit at a time.
-pub struct Builder {
+/// How units are encoded: byte order aside, what every thread that builds units shares.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitFormat {
     encoding: Encoding,
     ptr_size: u8,
     frame: Option<FrameArch>,
-    sections: Sections<EndianVec<RunTimeEndian>>,
-    /// Subprograms written.
-    pub subprograms: usize,
-    /// Inlined calls written.
-    pub inlined: usize,
 }
 
-impl Builder {
-    /// A builder for a binary of this byte order and pointer size; `frame` is `None` for an
-    /// architecture whose frames are unknown (no `.debug_frame` then).
-    pub fn new(endian: RunTimeEndian, ptr_size: u8, frame: Option<FrameArch>) -> Self {
-        Builder {
+impl UnitFormat {
+    /// Units for a binary of this pointer size; `frame` is `None` for an architecture whose
+    /// frames are unknown (no `.debug_frame` then).
+    pub fn new(ptr_size: u8, frame: Option<FrameArch>) -> Self {
+        UnitFormat {
             encoding: Encoding {
                 format: Format::Dwarf32,
                 version: 4,
@@ -75,9 +71,6 @@ impl Builder {
             },
             ptr_size,
             frame,
-            sections: Sections::new(EndianVec::new(endian)),
-            subprograms: 0,
-            inlined: 0,
         }
     }
 
@@ -97,6 +90,26 @@ impl Builder {
             subprograms,
             inlined,
         })
+    }
+}
+
+/// The DWARF sections being written, one unit after the other.
+pub struct Builder {
+    sections: Sections<EndianVec<RunTimeEndian>>,
+    /// Subprograms written.
+    pub subprograms: usize,
+    /// Inlined calls written.
+    pub inlined: usize,
+}
+
+impl Builder {
+    /// Sections in this byte order.
+    pub fn new(endian: RunTimeEndian) -> Self {
+        Builder {
+            sections: Sections::new(EndianVec::new(endian)),
+            subprograms: 0,
+            inlined: 0,
+        }
     }
 
     /// Writes a unit after the ones written before.
@@ -499,9 +512,9 @@ mod tests {
     }
 
     fn sections() -> Vec<(&'static str, Vec<u8>)> {
-        let mut b = Builder::new(RunTimeEndian::Little, 8, FrameArch::of("amd64"));
-        let unit = b.build(b"main", &[func()]).unwrap();
-        b.write(unit).unwrap();
+        let format = UnitFormat::new(8, FrameArch::of("amd64"));
+        let mut b = Builder::new(RunTimeEndian::Little);
+        b.write(format.build(b"main", &[func()]).unwrap()).unwrap();
         b.finish()
     }
 

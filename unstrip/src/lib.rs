@@ -65,7 +65,11 @@ pub struct Summary {
 
 /// Compilation units read and built at once: enough to keep every core busy (units differ in
 /// size by thousands), few enough that their DWARF waiting to be written stays small.
-const UNIT_BATCH: usize = 64;
+const UNIT_BATCH: usize = 16;
+
+/// What the symbol table needs of a function: name, entry, size, written in assembly,
+/// compiler-generated.
+type Fact<'data> = (&'data [u8], u64, u64, bool, bool);
 
 /// The compilation unit a function belongs to: its `cutab` entry (Go 1.16+), or its package.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,6 +88,14 @@ fn unit_key<'data>(bin: &GoBinary<'data>, i: usize) -> Result<UnitKey<'data>> {
         }
         _ => UnitKey::CuOffset(f.cu_offset),
     })
+}
+
+/// The functions (table indices) of unit `key`.
+fn members_of<'m, 'd>(
+    members: &'m FxMap<UnitKey<'d>, Vec<usize>>,
+    key: &UnitKey<'d>,
+) -> &'m [usize] {
+    members.get(key).map_or(&[][..], Vec::as_slice)
 }
 
 /// A unit's name: the package most of its functions are in.
@@ -129,37 +141,53 @@ pub fn unstrip(bin: &GoBinary<'_>, mode: Mode, out: &mut dyn Write) -> Result<Su
         object::Endianness::Big => gimli::RunTimeEndian::Big,
     };
     let frame = dwarf::FrameArch::of(bin.container.arch);
-    let mut builder = dwarf::Builder::new(endian, bin.container.ptr_size, frame);
+    let format = dwarf::UnitFormat::new(bin.container.ptr_size, frame);
+    let mut builder = dwarf::Builder::new(endian);
     // (name, entry, size, asm, generated) of every function, by table index.
-    let mut facts: Vec<(&[u8], u64, u64, bool, bool)> =
-        vec![(&[], 0, 0, false, false); bin.table.len()];
-    // Units are read and built on every core, a batch at a time, and written in order.
-    for batch in order.chunks(UNIT_BATCH) {
-        let built = batch
+    let mut facts: Vec<Fact<'_>> = vec![(&[], 0, 0, false, false); bin.table.len()];
+    let members = &members;
+    // A batch of units read and built on every core; in order, with their functions' facts.
+    let build = |batch: &[UnitKey<'_>]| {
+        batch
             .par_iter()
             .map(|key| {
-                let indices = members.get(key).map_or(&[][..], Vec::as_slice);
-                let funcs = indices
+                let funcs = members_of(members, key)
                     .iter()
                     .map(|&i| collect::function(bin, i))
                     .collect::<pclntab::Result<Vec<_>>>()?;
-                let unit = builder.build(&unit_name(&funcs), &funcs)?;
-                let facts: Vec<_> = funcs
+                let unit = format.build(&unit_name(&funcs), &funcs)?;
+                let facts: Vec<Fact<'_>> = funcs
                     .iter()
                     .map(|f| (f.name, f.entry, f.size, f.asm, f.generated))
                     .collect();
                 Ok((unit, facts))
             })
-            .collect::<Result<Vec<_>>>()?;
-        for (key, (unit, unit_facts)) in batch.iter().zip(built) {
-            builder.write(unit)?;
-            let indices = members.get(key).map_or(&[][..], Vec::as_slice);
-            for (&i, f) in indices.iter().zip(unit_facts) {
-                if let Some(slot) = facts.get_mut(i) {
-                    *slot = f;
+            .collect::<Result<Vec<_>>>()
+    };
+    // Each batch is written while the next one is built.
+    let mut batches = order.chunks(UNIT_BATCH);
+    let mut ready = match batches.next() {
+        Some(batch) => Some((batch, build(batch)?)),
+        None => None,
+    };
+    while let Some((keys, built)) = ready.take() {
+        let next = batches.next();
+        let (next_built, written) = rayon::join(
+            || next.map(build).transpose(),
+            || -> Result<()> {
+                for (key, (unit, unit_facts)) in keys.iter().zip(built) {
+                    builder.write(unit)?;
+                    for (&i, f) in members_of(members, key).iter().zip(unit_facts) {
+                        if let Some(slot) = facts.get_mut(i) {
+                            *slot = f;
+                        }
+                    }
                 }
-            }
-        }
+                Ok(())
+            },
+        );
+        written?;
+        ready = next.zip(next_built?);
     }
     let names = collect::symbol_names(
         &facts
