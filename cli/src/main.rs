@@ -123,6 +123,11 @@ struct ResolveArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // This thread works in rayon's pool too: a parallel step starts here, without handing the
+    // work to another thread and waiting to be woken when it is done.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global();
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = run(&cli, &mut out).and_then(|code| {
