@@ -5,7 +5,8 @@
 //! - gdb breaks by name and its backtrace has the same frames as on the unstripped build, and as
 //!   the runtime's own stack that the program prints (inlined calls included);
 //! - a bpftrace uprobe by name counts exactly the calls the program says it makes;
-//! - `perf record` names the hot function, with its source line;
+//! - `perf record` names the hot function, with its source line; `objdump -d` names functions
+//!   and the targets of calls;
 //! - `--debug-only`: gdb with the debug file (`symbol-file`, or found by GNU build ID in a
 //!   debug directory) and perf with it (under `--symfs`) see the same.
 //!
@@ -183,6 +184,16 @@ fn check(b: &Build, dir: &Path) {
         ours.get(1..),
         runtime.get(1..),
         "{}: gdb's frames above main.leaf against the runtime's",
+        b.label
+    );
+
+    // objdump names the functions it disassembles.
+    let dis = stdout(&run(Command::new(tool("objdump", "binutils"))
+        .arg("-d")
+        .arg(&b.unstripped)));
+    assert!(
+        dis.contains("<main.hot>:") && dis.contains("call") && dis.contains("<main.counted>"),
+        "{}: objdump -d names no functions",
         b.label
     );
 
