@@ -2,8 +2,9 @@
 //! and 1.27, executable and PIE), its stripped build rewritten by unstrip, then run under the
 //! tools people use on it:
 //! - the rewritten binary prints exactly what the original prints;
-//! - gdb breaks by name and its backtrace has the same frames as on the unstripped build, and as
-//!   the runtime's own stack that the program prints (inlined calls included);
+//! - gdb breaks by name where it does on the unstripped build (past the prologue, where the line
+//!   table marks its end), and its backtrace has the same frames as there, and as the runtime's
+//!   own stack that the program prints (inlined calls included);
 //! - a bpftrace uprobe by name counts exactly the calls the program says it makes;
 //! - `perf record` names the hot function, with its source line; `objdump -d` names functions
 //!   and the targets of calls;
@@ -91,7 +92,9 @@ fn stdout(out: &Output) -> String {
 }
 
 /// gdb's backtrace at a breakpoint on `main.leaf`, as (function, file:line) per frame up to
-/// `main.main`; `setup` are the gdb commands that load the program (`file EXE` and others).
+/// `main.main`, after where the breakpoint is (`main[leaf] + 10`: past the prologue, where the
+/// line table marks its end); `setup` are the gdb commands that load the program (`file EXE`
+/// and others).
 fn gdb_backtrace(setup: &[String]) -> Vec<(String, String)> {
     let mut cmd = Command::new(tool("gdb", "gdb"));
     cmd.args(["-q", "-batch", "-nx"]);
@@ -99,8 +102,16 @@ fn gdb_backtrace(setup: &[String]) -> Vec<(String, String)> {
         cmd.args(["-ex", c]);
     }
     cmd.args(["-ex", "break main.leaf", "-ex", "run", "-ex", "bt"]);
+    cmd.args(["-ex", "info symbol $pc"]);
     let out = stdout(&run(&mut cmd));
-    let mut frames = Vec::new();
+    // `main[leaf] + 10 in section .text of PATH` (gdb writes Go names its own way)
+    let stop = out
+        .lines()
+        .find(|l| l.contains("leaf") && l.contains(" in section "))
+        .and_then(|l| l.split(" in section ").next())
+        .unwrap_or("")
+        .to_string();
+    let mut frames = vec![("breakpoint".to_string(), stop)];
     // `#1  0x0000000000464a13 in main.inner (n=20) at /path/main.go:45`
     for l in out.lines().filter(|l| l.starts_with('#')) {
         let rest = l.split_once("  ").map_or("", |x| x.1);
@@ -179,9 +190,15 @@ fn check(b: &Build, dir: &Path) {
     let ours = gdb_backtrace(&[file(&b.unstripped)]);
     let theirs = gdb_backtrace(&[file(&b.full)]);
     assert_eq!(ours, theirs, "{}: gdb backtraces", b.label);
-    assert_eq!(ours.first().map(|f| f.0.as_str()), Some("main.leaf"));
+    assert_eq!(ours.get(1).map(|f| f.0.as_str()), Some("main.leaf"));
+    assert!(
+        ours.first().is_some_and(|f| f.1.contains("leaf] + ")),
+        "{}: gdb stopped at {:?}, not past the prologue",
+        b.label,
+        ours.first()
+    );
     assert_eq!(
-        ours.get(1..),
+        ours.get(2..),
         runtime.get(1..),
         "{}: gdb's frames above main.leaf against the runtime's",
         b.label
