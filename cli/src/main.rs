@@ -123,11 +123,6 @@ struct ResolveArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // This thread works in rayon's pool too: a parallel step starts here, without handing the
-    // work to another thread and waiting to be woken when it is done.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .use_current_thread()
-        .build_global();
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = run(&cli, &mut out).and_then(|code| {
@@ -151,7 +146,19 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Makes this thread one of rayon's workers, for the commands that work on every core: a
+/// parallel step then starts here, without handing the work to another thread and waiting to be
+/// woken when it is done. (Once, before any parallel work.)
+fn work_on_every_core() {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global();
+}
+
 fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
+    if matches!(cli.command, Command::List(_) | Command::Unstrip(_)) {
+        work_on_every_core();
+    }
     match &cli.command {
         Command::List(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
             list(bin, a, out)
