@@ -7,12 +7,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian tools the tests run: jq (checks trace output), setpriv (runs gosyms unprivileged),
-# man (formats gosyms' man pages).
+# Debian tools the tests run: jq (checks trace output), setpriv (runs gosyms unprivileged), man
+# (formats gosyms' man pages); for `gosyms unstrip`: nm, addr2line, readelf (binutils),
+# llvm-symbolizer (llvm), gdb, perf (linux-perf), bpftrace, and arm-linux-gnueabihf-gcc (links the
+# binary with several text sections).
 need=()
 command -v jq >/dev/null || need+=(jq)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v man >/dev/null || need+=(man-db)
+command -v readelf >/dev/null || need+=(binutils)
+command -v llvm-symbolizer >/dev/null || need+=(llvm)
+command -v gdb >/dev/null || need+=(gdb)
+command -v perf >/dev/null || need+=(linux-perf)
+command -v bpftrace >/dev/null || need+=(bpftrace)
+command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
 if ((${#need[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >&2
 fi

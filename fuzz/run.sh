@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the fuzz targets, one after the other, each for SECONDS (default 60).
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     targets: parse list lookup buildinfo arginfo signature disasm types
+#   fuzz/run.sh [SECONDS] [TARGET...]     targets: parse list lookup buildinfo arginfo signature disasm
+#                                          types unstrip
 #
 # Installs cargo-fuzz into $GOSYMS_CACHE/tools (default ~/.cache/gosyms/tools) on first use, and
 # needs a nightly toolchain. The corpus grows in $GOSYMS_CACHE/fuzz/corpus/TARGET (not in the
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2 # builds with nightly 1.97 (2026-05)
-ALL=(parse list lookup buildinfo arginfo signature disasm types)
+ALL=(parse list lookup buildinfo arginfo signature disasm types unstrip)
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${GOSYMS_CACHE:-$HOME/.cache/gosyms}
@@ -30,7 +31,7 @@ export PATH=$tools/bin:$PATH
 # Largest input worth trying, per target.
 max_len() {
     case $1 in
-        parse | list | lookup) echo 65536 ;; # the seeds are 8-28 KiB ELF files
+        parse | list | lookup | unstrip) echo 65536 ;; # the seeds are 8-28 KiB ELF files
         buildinfo | disasm) echo 4096 ;;
         arginfo) echo 256 ;; # the runtime's limit is 171 bytes
         signature) echo 1024 ;;
@@ -50,11 +51,14 @@ for t in "${targets[@]}"; do
     artifacts=$cache/fuzz/artifacts/$t
     work=$cache/fuzz/work/$t
     mkdir -p "$corpus" "$artifacts" "$work"
+    # unstrip reads whole files, as parse does: the same seeds.
+    seeds=$here/seeds/$t
+    [ "$t" = unstrip ] && seeds=$here/seeds/parse
     echo "== $t: ${secs}s"
     # -jobs=1 runs the fuzzer in one child process whose output goes to fuzz-0.log in the
     # working directory: run there, then show the log's end.
     rm -f "$work"/fuzz-*.log
-    if ! (cd "$work" && cargo +nightly fuzz run "${flags[@]}" "$t" "$corpus" "$here/seeds/$t" -- \
+    if ! (cd "$work" && cargo +nightly fuzz run "${flags[@]}" "$t" "$corpus" "$seeds" -- \
         -max_total_time="$secs" -max_len="$(max_len "$t")" -rss_limit_mb=2048 -timeout=10 \
         -jobs=1 -artifact_prefix="$artifacts/" -print_final_stats=1 >"$work/run.log" 2>&1); then
         status=1

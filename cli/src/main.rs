@@ -8,10 +8,12 @@ mod output;
 mod spawn;
 mod trace;
 mod types;
+mod unstrip;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use pclntab::{GoBinary, Kind, VirtAddr};
+use rayon::prelude::*;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +44,8 @@ enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page in roff (e.g. `gosyms man | man -l -`, or `gosyms man > gosyms.1`).
     Man(ManArgs),
+    /// Write a copy of an ELF binary with a symbol table and DWARF for gdb, perf, bpftrace.
+    Unstrip(unstrip::UnstripArgs),
 }
 
 #[derive(Args)]
@@ -87,10 +91,14 @@ struct ListArgs {
     /// Only functions whose name matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     filter: Option<String>,
-    /// Only functions of the main module (and of other non-standard packages without build info).
+    /// Only functions of package main, of the main module's packages, and of any other package
+    /// neither in the standard library, nor a dependency in the build info, nor under /vendor/
+    /// (without build info: every non-standard package); their wrappers, closures and generic
+    /// instantiations included, code outside any package excluded.
     #[arg(long, conflicts_with = "std")]
     user: bool,
-    /// Only functions of the standard library.
+    /// Only functions of the standard library (packages whose path's first element has no dot,
+    /// and vendor/...), the runtime included.
     #[arg(long)]
     std: bool,
     /// Order of the output.
@@ -195,7 +203,19 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Makes this thread one of rayon's workers, for the commands that work on every core: a
+/// parallel step then starts here, without handing the work to another thread and waiting to be
+/// woken when it is done. (Once, before any parallel work.)
+fn work_on_every_core() {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .use_current_thread()
+        .build_global();
+}
+
 fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
+    if matches!(cli.command, Command::List(_) | Command::Unstrip(_)) {
+        work_on_every_core();
+    }
     match &cli.command {
         Command::List(a) => with_binary(&a.target.binary, a.target.arch.as_deref(), |bin| {
             list(bin, a, out)
@@ -228,6 +248,7 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man(a) => man(a.command.as_deref(), out),
+        Command::Unstrip(a) => unstrip::run(a),
     }
 }
 
@@ -289,6 +310,75 @@ fn annotate(e: anyhow::Error, path: &Path) -> anyhow::Error {
     }
 }
 
+/// Functions listed per task: enough to make a task worth a thread, small enough to spread.
+const LIST_CHUNK: usize = 1024;
+/// Chunks listed before their output is written: bounds the memory held for output (about
+/// 110 bytes a line, 2 MB in all), while keeping every core busy.
+const LIST_WAVE: usize = 16;
+
+/// What one chunk of the table gave: how many functions were kept, and the error that ended it,
+/// if any (what came before the error is kept, as a sequential listing would print it).
+struct Listed {
+    count: usize,
+    error: Option<pclntab::Error>,
+}
+
+/// Lists the functions of `range` that `keep` accepts, each handed to `add`.
+fn list_chunk<'data>(
+    bin: &GoBinary<'data>,
+    range: std::ops::Range<usize>,
+    with_lines: bool,
+    keep: &(impl Fn(&pclntab::Function<'_>, Kind) -> bool + Sync),
+    mut add: impl FnMut(pclntab::Function<'data>),
+) -> Listed {
+    let mut funcs = bin.functions_in(range);
+    if !with_lines {
+        funcs = funcs.without_lines();
+    }
+    let mut count = 0;
+    let error = loop {
+        match funcs.next() {
+            Ok(Some(f)) => {
+                if keep(&f, funcs.origin(&f.package)) {
+                    count += 1;
+                    add(f);
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    Listed { count, error }
+}
+
+/// Appends `v` as `0x` and lowercase hex digits (as `{:#x}` writes it).
+fn push_hex(buf: &mut Vec<u8>, v: u64) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    buf.extend_from_slice(b"0x");
+    buf.extend(
+        (0..digits)
+            .rev()
+            .map(|i| b"0123456789abcdef"[((v >> (4 * i)) & 15) as usize]),
+    );
+}
+
+/// Appends `v` in decimal, right-aligned in `width` columns (as `{:>width$}` writes it).
+fn push_decimal(buf: &mut Vec<u8>, v: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut rest = v;
+    loop {
+        digits[19 - n] = b'0' + (rest % 10) as u8;
+        n += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf.extend(std::iter::repeat_n(b' ', width.saturating_sub(n)));
+    buf.extend_from_slice(&digits[20 - n..]);
+}
+
 /// The `--filter` regular expression, if given.
 pub(crate) fn filter_regex(filter: Option<&str>) -> Result<Option<regex::Regex>> {
     filter
@@ -300,50 +390,94 @@ pub(crate) fn filter_regex(filter: Option<&str>) -> Result<Option<regex::Regex>>
 fn list(bin: &GoBinary<'_>, a: &ListArgs, out: &mut impl Write) -> Result<ExitCode> {
     let filter = filter_regex(a.filter.as_deref())?;
     let with_lines = a.json || a.lines;
-    let mut funcs = bin.functions();
-    if !with_lines {
-        funcs = funcs.without_lines();
-    }
-    let keep = |f: &pclntab::Function<'_>| {
+    let keep = |f: &pclntab::Function<'_>, origin: Kind| {
         if filter.as_ref().is_some_and(|re| !re.is_match(&f.name)) {
             return false;
         }
-        let origin = bin.origin(&f.package);
         !(a.user && origin != Kind::User || a.std && (origin != Kind::Std || f.package.is_empty()))
     };
-    let mut selected = Vec::new();
-    let mut count = 0usize;
-    let mut emit = |f: &pclntab::Function<'_>, out: &mut dyn Write| -> Result<()> {
-        count += 1;
+    // `ADDR SIZE NAME[\tFILE:LINE]`, or one JSON object; writing to a Vec cannot fail.
+    let format = |buf: &mut Vec<u8>, f: &pclntab::Function<'_>| {
         if a.json {
-            serde_json::to_writer(&mut *out, &output::ListEntry::new(f))?;
-            writeln!(out)?;
-        } else {
-            write!(out, "{:#x} {:>8} {}", f.entry.0, f.size(), f.name)?;
-            if with_lines {
-                write!(
-                    out,
-                    "\t{}:{}",
-                    f.file.as_deref().unwrap_or("?"),
-                    f.line.unwrap_or(0)
-                )?;
-            }
-            writeln!(out)?;
+            let _ = serde_json::to_writer(&mut *buf, &output::ListEntry::new(f));
+            buf.push(b'\n');
+            return;
         }
-        Ok(())
+        push_hex(buf, f.entry.0);
+        buf.push(b' ');
+        push_decimal(buf, f.size(), 8);
+        buf.push(b' ');
+        buf.extend_from_slice(f.name.as_bytes());
+        if with_lines {
+            buf.push(b'\t');
+            buf.extend_from_slice(f.file.as_deref().unwrap_or("?").as_bytes());
+            let _ = write!(buf, ":{}", f.line.unwrap_or(0));
+        }
+        buf.push(b'\n');
     };
-    while let Some(f) = funcs.next()? {
-        if !keep(&f) {
-            continue;
+    // The table in chunks, listed on every core, written in table order: the same output as
+    // one pass, a wave of chunks at a time, each chunk into a buffer the next wave reuses.
+    let n = bin.table.len();
+    let chunks: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(LIST_CHUNK)
+        .map(|s| s..(s + LIST_CHUNK).min(n))
+        .collect();
+    let mut count = 0usize;
+    match a.sort {
+        SortBy::Addr => {
+            let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); LIST_WAVE.min(chunks.len())];
+            for wave in chunks.chunks(LIST_WAVE) {
+                let parts: Vec<Listed> = wave
+                    .par_iter()
+                    .zip(bufs.par_iter_mut())
+                    .map(|(r, buf)| {
+                        buf.clear();
+                        list_chunk(bin, r.clone(), with_lines, &keep, |f| format(buf, &f))
+                    })
+                    .collect();
+                for (p, buf) in parts.into_iter().zip(&bufs) {
+                    out.write_all(buf)?;
+                    count += p.count;
+                    if let Some(e) = p.error {
+                        return Err(e.into());
+                    }
+                }
+            }
         }
-        match a.sort {
-            SortBy::Addr => emit(&f, out)?,
-            SortBy::Name => selected.push(f),
+        SortBy::Name => {
+            let parts: Vec<(Vec<pclntab::Function<'_>>, Listed)> = chunks
+                .par_iter()
+                .map(|r| {
+                    let mut funcs = Vec::new();
+                    let listed = list_chunk(bin, r.clone(), with_lines, &keep, |f| funcs.push(f));
+                    (funcs, listed)
+                })
+                .collect();
+            let mut selected = Vec::new();
+            for (funcs, p) in parts {
+                selected.extend(funcs);
+                if let Some(e) = p.error {
+                    return Err(e.into());
+                }
+            }
+            count = selected.len();
+            selected.par_sort_by(|x, y| x.name.cmp(&y.name).then(x.entry.cmp(&y.entry)));
+            for wave in selected.chunks(LIST_CHUNK * LIST_WAVE) {
+                let bufs: Vec<Vec<u8>> = wave
+                    .par_chunks(LIST_CHUNK)
+                    .map(|fs| {
+                        let mut buf = Vec::new();
+                        for f in fs {
+                            format(&mut buf, f);
+                        }
+                        buf
+                    })
+                    .collect();
+                for b in bufs {
+                    out.write_all(&b)?;
+                }
+            }
         }
-    }
-    selected.sort_by(|x, y| x.name.cmp(&y.name).then(x.entry.cmp(&y.entry)));
-    for f in &selected {
-        emit(f, out)?;
     }
     Ok(if count == 0 && (a.filter.is_some() || a.user || a.std) {
         ExitCode::from(1)

@@ -134,6 +134,7 @@ pub struct Info {
     byte_order: &'static str,
     ptr_size: u8,
     go_version: Option<String>,
+    go_version_source: Option<&'static str>,
     pclntab: PclntabInfo,
     moduledata: Option<ModuleDataInfo>,
     text_start: u64,
@@ -168,6 +169,7 @@ impl Info {
             byte_order: t.header.endian.name(),
             ptr_size: c.ptr_size,
             go_version: bin.go_version().map(str::to_string),
+            go_version_source: bin.go_version_source().map(pclntab::VersionSource::name),
             pclntab: PclntabInfo {
                 version: t.header.version.name(),
                 vaddr: t.vaddr.0,
@@ -220,7 +222,10 @@ impl Info {
                 self.other_arches.join(", ")
             )?;
         }
-        writeln!(out, "go version:  {}", opt(&self.go_version))?;
+        match self.go_version_source {
+            Some(source) => writeln!(out, "go version:  {} ({source})", opt(&self.go_version))?,
+            None => writeln!(out, "go version:  unknown")?,
+        }
         let p = &self.pclntab;
         let size = p.size.map(|s| format!(", {s} bytes")).unwrap_or_default();
         writeln!(

@@ -38,6 +38,7 @@ pub mod pcheader;
 pub mod reader;
 pub mod table;
 pub mod typedesc;
+pub mod version;
 
 pub use buildinfo::{BuildInfo, Module};
 pub use container::{Container, FileOffset, Format, Section, VirtAddr};
@@ -66,6 +67,25 @@ pub fn map_file(path: &std::path::Path) -> std::io::Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(&file) }
 }
 
+/// Where the Go version of a binary was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSource {
+    /// The build info blob (`go version -m` reads the same).
+    BuildInfo,
+    /// The runtime's `runtime.buildVersion` string ([`version`]).
+    Runtime,
+}
+
+impl VersionSource {
+    /// "build info" or "runtime".
+    pub fn name(self) -> &'static str {
+        match self {
+            VersionSource::BuildInfo => "build info",
+            VersionSource::Runtime => "runtime",
+        }
+    }
+}
+
 /// Options for [`GoBinary::parse_with`].
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -88,6 +108,8 @@ pub struct GoBinary<'data> {
     pub build_info: Option<BuildInfo>,
     /// A problem with the build information, if it was there but unreadable.
     pub build_info_error: Option<Error>,
+    /// The runtime's own version string, looked for when the build info has no version.
+    pub runtime_version: Option<version::RuntimeVersion>,
     go_minor: Option<u32>,
     last_origin: std::sync::Mutex<Option<(String, Kind)>>,
 }
@@ -97,7 +119,8 @@ pub struct GoBinary<'data> {
 pub struct Function<'data> {
     /// The `_func` record.
     pub func: Func<'data>,
-    /// Full name (`main.(*T).Method`, `net/http.(*conn).serve`, `main.Map[...]`).
+    /// Full name (`main.(*T).Method`, `net/http.(*conn).serve`; generic functions as pclntab has
+    /// them: `main.Map[go.shape.int,go.shape.string]`, and `main.Map[...]` from Go 1.18 and 1.19).
     pub name: Cow<'data, str>,
     /// Entry address.
     pub entry: VirtAddr,
@@ -149,25 +172,56 @@ pub struct Location<'data> {
     pub frames: Vec<Frame<'data>>,
 }
 
-/// Iterates over all functions; stops for good after the first error.
+/// A function's inline tree: the calls inlined into it (`FUNCDATA_InlTree`), and the PCDATA
+/// table (`PCDATA_InlTreeIndex`) that gives, for each PC, the innermost inlined call it belongs
+/// to (-1 for the function's own code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineTree {
+    /// Virtual address of entry 0.
+    pub base: u64,
+    /// Offset of the PCDATA table in the pc-value tables (for [`LineTable::pcvalues`]).
+    pub pcdata: u32,
+}
+
+/// One entry of an inline tree (`runtime.inlinedCall`): a call that the compiler inlined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlinedCall<'data> {
+    /// The inlined function's name.
+    pub name: &'data [u8],
+    /// Offset from the outer function's entry of a PC whose position (and inline tree index)
+    /// is the call site's, in the caller.
+    pub parent_pc: i32,
+    /// Line of the inlined function's `func` keyword (Go 1.20+).
+    pub start_line: Option<i32>,
+}
+
+/// Iterates over functions, in table (address) order; stops for good after the first error.
+///
+/// Each iterator remembers the origin of the last package it classified (the function table
+/// groups functions by package), so iterators over parts of the table can run on several
+/// threads without sharing anything ([`GoBinary::functions_in`]).
 #[derive(Debug)]
 pub struct Functions<'a, 'data> {
     bin: &'a GoBinary<'data>,
     next: usize,
+    end: usize,
     failed: bool,
     with_lines: bool,
+    last_origin: Option<(String, Kind)>,
 }
 
 impl<'data> Functions<'_, 'data> {
     /// The next function, `None` after the last.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Function<'data>>> {
-        if self.failed || self.next >= self.bin.table.len() {
+        if self.failed || self.next >= self.end {
             return Ok(None);
         }
         let i = self.next;
         self.next += 1;
-        let r = self.bin.function(i, self.with_lines);
+        let bin = self.bin;
+        let with_lines = self.with_lines;
+        let r = bin.function_with(i, with_lines, |p| self.origin(p));
         self.failed = r.is_err();
         r.map(Some)
     }
@@ -178,10 +232,28 @@ impl<'data> Functions<'_, 'data> {
         self.with_lines = false;
         self
     }
+
+    /// Where package `package` comes from, as [`GoBinary::origin`] says, remembering the last
+    /// answer in this iterator.
+    pub fn origin(&mut self, package: &str) -> Kind {
+        match &self.last_origin {
+            Some((p, k)) if p == package => *k,
+            _ => {
+                let k = names::origin(package, self.bin.build_info.as_ref());
+                self.last_origin = Some((package.to_string(), k));
+                k
+            }
+        }
+    }
 }
 
+/// `b` as text, invalid UTF-8 replaced. Names and file names are ASCII in practice, which
+/// `str::from_utf8` checks several times faster than the lossy conversion walks it.
 fn utf8(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 impl<'data> GoBinary<'data> {
@@ -208,6 +280,19 @@ impl<'data> GoBinary<'data> {
             Error::NotGo => cut_short(&container).unwrap_or(Error::NotGo),
             e => e,
         })?;
+        let has_version = build_info
+            .as_ref()
+            .is_some_and(|b| !b.go_version.is_empty());
+        let runtime_version = if has_version {
+            None
+        } else {
+            version::find(&container, &found.table)
+        };
+        let go_minor = go_minor.or_else(|| {
+            runtime_version
+                .as_ref()
+                .and_then(|v| self::go_minor(v.version.trim_start_matches("devel ")))
+        });
         Ok(GoBinary {
             container,
             table: found.table,
@@ -215,17 +300,33 @@ impl<'data> GoBinary<'data> {
             moduledata: found.moduledata,
             build_info,
             build_info_error,
+            runtime_version,
             go_minor,
             last_origin: std::sync::Mutex::new(None),
         })
     }
 
-    /// The Go version that built it, as `go version` prints it, from the build info.
+    /// The Go version that built it, as `go version` prints it: from the build info, else from
+    /// the runtime's `runtime.buildVersion` (see [`GoBinary::go_version_source`]).
     pub fn go_version(&self) -> Option<&str> {
         self.build_info
             .as_ref()
             .map(|b| b.go_version.as_str())
             .filter(|v| !v.is_empty())
+            .or(self.runtime_version.as_ref().map(|v| v.version.as_str()))
+    }
+
+    /// Where [`GoBinary::go_version`] comes from.
+    pub fn go_version_source(&self) -> Option<VersionSource> {
+        let from_build_info = self
+            .build_info
+            .as_ref()
+            .is_some_and(|b| !b.go_version.is_empty());
+        match (from_build_info, &self.runtime_version) {
+            (true, _) => Some(VersionSource::BuildInfo),
+            (false, Some(_)) => Some(VersionSource::Runtime),
+            (false, None) => None,
+        }
     }
 
     /// The minor number of the Go 1.x release, when known.
@@ -243,16 +344,33 @@ impl<'data> GoBinary<'data> {
 
     /// Iterates over all functions, in table (address) order.
     pub fn functions(&self) -> Functions<'_, 'data> {
+        self.functions_in(0..self.table.len())
+    }
+
+    /// Iterates over functions `range` of the table (clipped to it), in table order.
+    pub fn functions_in(&self, range: std::ops::Range<usize>) -> Functions<'_, 'data> {
         Functions {
             bin: self,
-            next: 0,
+            next: range.start,
+            end: range.end.min(self.table.len()),
             failed: false,
             with_lines: true,
+            last_origin: None,
         }
     }
 
     /// Function `i` of the table.
     pub fn function(&self, i: usize, with_lines: bool) -> Result<Function<'data>> {
+        self.function_with(i, with_lines, |p| self.origin(p))
+    }
+
+    /// Function `i`, with `origin_of` telling where a package comes from.
+    fn function_with(
+        &self,
+        i: usize,
+        with_lines: bool,
+        origin_of: impl FnOnce(&str) -> Kind,
+    ) -> Result<Function<'data>> {
         let func = self.table.func(i)?;
         let extent = self.table.extent(&func)?;
         let (file, line) = if with_lines {
@@ -266,9 +384,7 @@ impl<'data> GoBinary<'data> {
             Cow::Borrowed(n) => Cow::Borrowed(names::package_of(n)),
             Cow::Owned(n) => Cow::Owned(names::package_of(n).to_string()),
         };
-        let kind = names::kind(&name, &package, file, func.flag, self.go_minor(), |p| {
-            self.origin(p)
-        });
+        let kind = names::kind(&name, &package, file, func.flag, self.go_minor(), origin_of);
         Ok(Function {
             func,
             entry: func.entry,
@@ -324,10 +440,10 @@ impl<'data> GoBinary<'data> {
         for _ in 0..64 {
             let (file, line) = self.table.file_line(f, pc)?;
             let ix = match &tree {
-                Some((_, pcdata)) => self.table.pcvalue(f, *pcdata, pc)?.unwrap_or(-1),
+                Some(t) => self.table.pcvalue(f, t.pcdata, pc)?.unwrap_or(-1),
                 None => -1,
             };
-            let (Some((base, _)), true) = (&tree, ix >= 0) else {
+            let (Some(tree), true) = (&tree, ix >= 0) else {
                 frames.push(Frame {
                     function: utf8(f.name),
                     file: file.map(utf8),
@@ -336,14 +452,14 @@ impl<'data> GoBinary<'data> {
                 });
                 return Ok(frames);
             };
-            let call = self.inlined_call(*base, ix as u64)?;
+            let call = self.inlined_call(tree, ix as u64)?;
             frames.push(Frame {
-                function: utf8(self.table.name_at(call.0)?),
+                function: utf8(call.name),
                 file: file.map(utf8),
                 line,
                 inlined: true,
             });
-            pc = VirtAddr(f.entry.0.wrapping_add(call.1 as i64 as u64));
+            pc = VirtAddr(f.entry.0.wrapping_add(call.parent_pc as i64 as u64));
         }
         Err(Error::BadValue {
             what: "inline tree (too deep or cyclic)",
@@ -352,8 +468,8 @@ impl<'data> GoBinary<'data> {
         })
     }
 
-    /// The address of `f`'s inline tree and its PCDATA table, if it has both.
-    fn inline_tree(&self, f: &Func<'data>) -> Result<Option<(u64, u32)>> {
+    /// `f`'s inline tree, if it has one (and the PCDATA table that indexes it).
+    pub fn inline_tree(&self, f: &Func<'data>) -> Result<Option<InlineTree>> {
         let minor = self.go_minor();
         let (funcdata_index, pcdata_index) = match (self.table.header.version, minor) {
             (PclnVersion::Go12, Some(m)) if m < 12 => return Ok(None),
@@ -377,18 +493,20 @@ impl<'data> GoBinary<'data> {
             }
             _ => fd,
         };
-        Ok(Some((base, pcdata)))
+        Ok(Some(InlineTree { base, pcdata }))
     }
 
-    /// The name offset and parent PC offset of inline tree entry `ix`.
-    fn inlined_call(&self, base: u64, ix: u64) -> Result<(u32, i32)> {
-        let (size, name_at, parent_pc_at) = match self.table.header.version {
-            PclnVersion::Go120 => (16, 4, 8),
-            _ => (20, 12, 16),
+    /// Entry `ix` of an inline tree.
+    pub fn inlined_call(&self, tree: &InlineTree, ix: u64) -> Result<InlinedCall<'data>> {
+        // (size, nameOff, parentPc, startLine): Go 1.20's `inlinedCall`, and Go 1.12-1.19's
+        // (with parent, file and line fields, and no start line).
+        let (size, name_at, parent_pc_at, start_line_at) = match self.table.header.version {
+            PclnVersion::Go120 => (16, 4, 8, Some(12)),
+            _ => (20, 12, 16, None),
         };
         let at = ix
             .checked_mul(size)
-            .and_then(|o| o.checked_add(base))
+            .and_then(|o| o.checked_add(tree.base))
             .ok_or(Error::BadValue {
                 what: "inline tree index",
                 offset: 0,
@@ -396,10 +514,13 @@ impl<'data> GoBinary<'data> {
             })?;
         let r = self.container.reader_at("inlinedCall", VirtAddr(at))?;
         let r = Reader::new(r.data(), r.base(), self.table.header.endian);
-        Ok((
-            r.u32("inlinedCall.nameOff", name_at)?,
-            r.i32("inlinedCall.parentPc", parent_pc_at)?,
-        ))
+        Ok(InlinedCall {
+            name: self.table.name_at(r.u32("inlinedCall.nameOff", name_at)?)?,
+            parent_pc: r.i32("inlinedCall.parentPc", parent_pc_at)?,
+            start_line: start_line_at
+                .map(|o| r.i32("inlinedCall.startLine", o))
+                .transpose()?,
+        })
     }
 
     /// Whether the binary uses cgo: recorded in the build settings (Go 1.18+), or the Go half

@@ -163,16 +163,33 @@ impl<'data> Reader<'data> {
     }
 
     /// An unsigned LEB128 varint at `off`: its value and its length in bytes (at most 10).
+    ///
+    /// The pc-value tables are read through this, a varint or two per step of every table:
+    /// the bytes are taken as one slice, not checked one at a time.
     pub fn uvarint(&self, what: &'static str, off: u64) -> Result<(u64, u64)> {
+        let rest = usize::try_from(off)
+            .ok()
+            .and_then(|s| self.data.get(s..))
+            .unwrap_or_default();
         let mut value = 0u64;
-        let mut shift = 0u32;
-        for i in 0..10u64 {
-            let b = self.u8(what, off + i)?;
-            value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            // Bits past the 64th (a 10th byte over 1) are dropped, as Go's binary.Uvarint
+            // reports overflow; the length still counts them.
+            value |= u64::from(b & 0x7f).checked_shl(7 * i as u32).unwrap_or(0);
             if b & 0x80 == 0 {
-                return Ok((value, i + 1));
+                return Ok((value, i as u64 + 1));
             }
-            shift += 7;
+        }
+        if rest.len() < 10 {
+            return Err(Error::Truncated {
+                what,
+                offset: self
+                    .base
+                    .saturating_add(off)
+                    .saturating_add(rest.len() as u64),
+                need: 1,
+                have: 0,
+            });
         }
         Err(Error::BadValue {
             what,

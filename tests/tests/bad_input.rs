@@ -17,11 +17,14 @@ fn go_binary() -> PathBuf {
 /// Runs every subcommand on `path` and checks each fails as it should, with `reason` in the message.
 fn assert_rejected(path: &Path, reason: &str) {
     let p = path.to_str().unwrap();
+    let out_file = scratch("unstrip-output");
+    let o = out_file.to_str().unwrap();
     for args in [
         vec!["list", p],
         vec!["list", "--json", p],
         vec!["info", p],
         vec!["lookup", p, "0x401000"],
+        vec!["unstrip", p, "-o", o],
     ] {
         let out = run(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -52,6 +55,7 @@ fn assert_rejected(path: &Path, reason: &str) {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    assert!(!out_file.exists(), "unstrip wrote {o}");
 }
 
 #[test]

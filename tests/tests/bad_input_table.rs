@@ -26,10 +26,15 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `gosyms list FILE` and `gosyms info FILE` both fail with exactly `gosyms: FILE: {problem}`.
+/// `gosyms list FILE`, `gosyms info FILE` and `gosyms unstrip FILE -o OUT` all fail with exactly
+/// `gosyms: FILE: {problem}`; unstrip writes nothing.
 fn assert_fails(path: &Path, problem: &str) {
-    for cmd in ["list", "info"] {
-        let out = run(&[cmd, s(path)]);
+    let out_file = scratch("unstrip-output");
+    for cmd in ["list", "info", "unstrip"] {
+        let out = match cmd {
+            "unstrip" => run(&[cmd, s(path), "-o", s(&out_file)]),
+            _ => run(&[cmd, s(path)]),
+        };
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             stderr,
@@ -40,6 +45,7 @@ fn assert_fails(path: &Path, problem: &str) {
         assert_eq!(out.status.code(), Some(2), "gosyms {cmd}: {stderr}");
         assert!(out.stdout.is_empty(), "gosyms {cmd}: printed something");
     }
+    assert!(!out_file.exists(), "unstrip wrote {}", out_file.display());
 }
 
 /// `gosyms list FILE` succeeds and prints what it prints for `want`.

@@ -331,3 +331,69 @@ fn globs_and_names_get_suggestions() {
         assert!(err.contains(want), "{pattern}: {err}");
     }
 }
+
+/// Generic functions are listed as pclntab names them, which is what `go tool nm` of the twin
+/// says since Go 1.20 (`main.Map[go.shape.int,go.shape.string]`), and `[...]` in Go 1.18 and 1.19
+/// pclntab; patterns match those names exactly, by glob and by regular expression.
+#[test]
+fn generic_names_as_pclntab_has_them() {
+    for (release, want, nm_name) in [
+        (
+            "1.21.13",
+            "main.Map[go.shape.int,go.shape.string]",
+            "main.Map[go.shape.int,go.shape.string]",
+        ),
+        (
+            "1.27.3",
+            "main.Map[go.shape.int,go.shape.string]",
+            "main.Map[go.shape.int,go.shape.string]",
+        ),
+        (
+            "1.19",
+            "main.Map[...]",
+            "main.Map[go.shape.int_0,go.shape.string_1]",
+        ),
+    ] {
+        let bin = common::matrix_binary(release, "linux_amd64", "exe-stripped");
+        let p = bin.to_str().unwrap();
+        let listed = names(&["list", "--user", p]);
+        assert!(
+            listed.contains(&want.to_string()),
+            "go {release}: {listed:?}"
+        );
+        let nm = std::fs::read_to_string(bin.with_file_name("exe.nm")).unwrap();
+        assert!(
+            nm.lines().any(|l| l.ends_with(&format!(" T {nm_name}"))),
+            "go {release}: go tool nm has no {nm_name}"
+        );
+        for pattern in [
+            want.to_string(),
+            "main.Map[*".into(),
+            r"re:^main\.Map\[".into(),
+        ] {
+            let out = common::stdout_of(&["resolve", p, &pattern]);
+            assert!(
+                out.lines().any(|l| l == want),
+                "go {release}: resolve {pattern:?}: {out}"
+            );
+        }
+    }
+}
+
+/// `--user` keeps the closures, method-value wrappers and generic instantiations of the user's
+/// packages, and nothing outside any package (README, `--help`).
+#[test]
+fn user_keeps_generated_code_of_user_packages() {
+    let p = prog();
+    let user = names(&["list", "--user", &p]);
+    for want in [
+        "main.fanOut.func1.1",
+        "example.com/gosymsprog/shapes.(*Circle).Area-fm",
+        "main.Sum[go.shape.int]",
+    ] {
+        assert!(user.contains(&want.to_string()), "{want} missing: {user:?}");
+    }
+    let all = names(&["list", &p]);
+    assert!(all.iter().any(|n| n.starts_with("type:.eq.")));
+    assert!(!user.iter().any(|n| n.starts_with("type:")), "{user:?}");
+}

@@ -1,8 +1,8 @@
 //! Bounded mutation test: thousands of damaged copies of real matrix binaries, read in-process
 //! through the `pclntab` library. Every mutant must give `Ok` or a typed `Err` from parsing, from
-//! iterating every function with its file and line, from lookups, and from walking every type
-//! descriptor (`all`, `get` on each with its Go syntax, `itabs`, `by_name`); never a panic, within
-//! a time and a memory bound.
+//! iterating every function with its file and line, from lookups, from walking every type
+//! descriptor (`all`, `get` on each with its Go syntax, `itabs`, `by_name`), and every 16th from
+//! `unstrip` (both modes); never a panic, within a time and a memory bound.
 //!
 //! The mutants, for each of seven matrix binaries and a fat Mach-O file made of two (Go 1.15,
 //! 1.19, 1.21, 1.27; ELF, PE, Mach-O thin and fat; 32 and 64 bit; little and big endian; exe and
@@ -31,7 +31,8 @@
 //!   that locate them (`typelinks`, `itablinks`; `typedesclen`, `itaboffset`, `itabsize` in Go
 //!   1.27).
 //!
-//! The bounds, per mutant:
+//! The bounds, per mutant (with `unstrip`: 8 × input size + 1 MiB of memory, see
+//! [`unstrip_memory_bound`]):
 //! - no panic: each case runs under `catch_unwind`;
 //! - time: under [`TIME_LIMIT`] (2 s) in a debug build (the dev profile builds pclntab with
 //!   opt-level 3); a watchdog fails the test if a case is still running after [`HANG_LIMIT`];
@@ -70,6 +71,13 @@ const HARD_CAP: usize = 1 << 30;
 /// The most bytes a case may have allocated and live at once, for an input of `len` bytes.
 fn memory_bound(len: usize) -> usize {
     4 * len + (1 << 20)
+}
+
+/// The same with `unstrip`: it also holds the DWARF it has written (a third to a half of the
+/// input's size for Go binaries), the symbol names, and one compilation unit's DWARF and line
+/// tables while it builds them (the runtime's is the largest): under 8 bytes per input byte.
+fn unstrip_memory_bound(len: usize) -> usize {
+    8 * len + (1 << 20)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1187,9 +1195,13 @@ enum Outcome {
     Read { error: bool, types_error: bool },
 }
 
+/// Every how many mutants `gosyms unstrip` runs too (it takes some 20 times as long as the rest).
+const UNSTRIP_EVERY: usize = 16;
+
 /// Everything gosyms does with a binary: parse it, describe it (`info`), read every function with
-/// its file and line (`list --lines`), and look up addresses (`lookup`).
-fn exercise(data: &[u8]) -> Outcome {
+/// its file and line (`list --lines`), look up addresses (`lookup`) and, with `unstrip`, write the
+/// binary and the debug file with symbols and DWARF (`unstrip`, to nowhere).
+fn exercise(data: &[u8], unstrip: bool) -> Outcome {
     let bin = match GoBinary::parse(data) {
         Ok(b) => b,
         Err(e) => return Outcome::Rejected(e),
@@ -1226,6 +1238,11 @@ fn exercise(data: &[u8]) -> Outcome {
     for a in addrs {
         if let Ok(Some(loc)) = bin.lookup(VirtAddr(a)) {
             let _ = (loc.offset, loc.frames.len());
+        }
+    }
+    if unstrip {
+        for mode in [unstrip::Mode::Binary, unstrip::Mode::DebugOnly] {
+            let _ = unstrip::unstrip(&bin, mode, &mut std::io::sink());
         }
     }
     Outcome::Read {
@@ -1323,18 +1340,32 @@ fn run(label: &str, orig: Vec<u8>, mutants: Vec<Mutant>) -> Report {
             };
             let mut buf = Vec::with_capacity(orig.len());
             let mut desc = String::with_capacity(1024);
+            // unstrip's parallel work, on this thread: its allocations count, its panics are
+            // caught here.
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .use_current_thread()
+                .build()
+                .expect("a one-thread pool");
             for (i, m) in mutants.iter().enumerate() {
                 m.apply(&orig, &mut buf);
                 desc.clear();
                 let _ = write!(desc, "{label} mutant {i}: {}", m.what);
                 *current.lock().unwrap() = Some((i, Instant::now()));
-                let bound = memory_bound(buf.len()) as isize;
+                let with_unstrip = i % UNSTRIP_EVERY == 0;
+                let bound = if with_unstrip {
+                    unstrip_memory_bound(buf.len())
+                } else {
+                    memory_bound(buf.len())
+                } as isize;
                 CURRENT.with(|c| c.set(Some((buf.as_ptr(), buf.len(), desc.as_ptr(), desc.len()))));
                 let base = LIVE.with(Cell::get);
                 PEAK.with(|p| p.set(base));
                 CAP.with(|c| c.set(base + HARD_CAP as isize));
                 let start = Instant::now();
-                let r = catch_unwind(AssertUnwindSafe(|| exercise(&buf)));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    pool.install(|| exercise(&buf, with_unstrip))
+                }));
                 let took = start.elapsed();
                 CAP.with(|c| c.set(isize::MAX));
                 CURRENT.with(|c| c.set(None));

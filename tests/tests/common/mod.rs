@@ -347,3 +347,15 @@ pub fn compare_with_nm(funcs: &[ListEntry], nm_text: &str, format: &str) -> Vec<
     }
     problems
 }
+
+/// A tool the tests run, found on PATH; a missing one fails the test, naming the Debian package
+/// that has it (`./test.sh` installs them all).
+pub fn tool(name: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is missing: install the Debian package {package} (./test.sh does)")
+        })
+}
