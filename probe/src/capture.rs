@@ -6,9 +6,10 @@
 //! pointers. Memory reads follow strings, slices, pointers and itabs one level down from an
 //! argument, and strings and slices once more inside a pointee (a receiver's string fields).
 
+use crate::Arch;
 use probe_common::{
     Deref, ProbeSpec, Word, FLAG_G_IN_REG, FLAG_G_IN_TLS, FLAG_RETURN, MAX_DEREFS, MAX_DEREF_BYTES,
-    MAX_REGS, MAX_STACK_BYTES, PT_REGS_X86_64, WORD_CONST, WORD_DEREF, WORD_REG, WORD_STACK,
+    MAX_REGS, MAX_STACK_BYTES, WORD_CONST, WORD_DEREF, WORD_REG, WORD_STACK,
 };
 use resolver::abi::{Location, ValueLayout};
 use resolver::types::GoType;
@@ -113,7 +114,7 @@ impl GoroutineAccess {
             return none;
         };
         match plan.goid.g_register {
-            Some(r) => match pt_regs_index(r) {
+            Some(r) => match pt_regs_index(plan.arch, r) {
                 Some(i) => GoroutineAccess {
                     flags: FLAG_G_IN_REG,
                     g_reg: i,
@@ -135,15 +136,16 @@ impl GoroutineAccess {
     }
 }
 
-fn pt_regs_index(name: &str) -> Option<u8> {
-    PT_REGS_X86_64
-        .iter()
-        .position(|r| *r == name)
-        .and_then(|i| u8::try_from(i).ok())
+/// Index of register `name` in the register file the program copies on `goarch`; `None` for
+/// registers it cannot read (floating point) and architectures it has no program for.
+fn pt_regs_index(goarch: &str, name: &str) -> Option<u8> {
+    Arch::from_goarch(goarch)?.pt_regs_index(name)
 }
 
 /// Builds one probe's spec and recipe.
 struct Builder<'v> {
+    /// GOARCH: names the registers of `values`.
+    arch: &'static str,
     values: &'v [ValueLayout],
     regs: Vec<u8>,
     derefs: Vec<Deref>,
@@ -165,7 +167,7 @@ impl<'v> Builder<'v> {
                 match &piece.location {
                     Location::IntReg(r) => Some(Word {
                         kind: WORD_REG,
-                        index: pt_regs_index(r)?,
+                        index: pt_regs_index(self.arch, r)?,
                         pad: [0; 2],
                         value: 0,
                     }),
@@ -295,6 +297,7 @@ fn is_byte(ty: &GoType) -> bool {
 }
 
 fn build(
+    arch: &'static str,
     values: &[ValueLayout],
     source: Option<LayoutSource>,
     is_return: bool,
@@ -303,6 +306,7 @@ fn build(
     notes: &mut Vec<String>,
 ) -> (ProbeSpec, Recipe) {
     let mut b = Builder {
+        arch,
         values,
         regs: Vec::new(),
         derefs: Vec::new(),
@@ -328,7 +332,7 @@ fn build(
         let mut pieces = Vec::new();
         for p in &v.pieces {
             let src = match &p.location {
-                Location::IntReg(r) => match pt_regs_index(r) {
+                Location::IntReg(r) => match pt_regs_index(arch, r) {
                     Some(idx) => {
                         let slot = match b.regs.iter().position(|x| *x == idx) {
                             Some(s) => Some(s),
@@ -415,8 +419,24 @@ impl FunctionCapture {
             Some(l) => (&l.args, &l.results),
             None => (&empty, &empty),
         };
-        let (entry, entry_recipe) = build(args, plan.layout_source, false, g, limits, &mut notes);
-        let (ret, ret_recipe) = build(results, plan.layout_source, true, g, limits, &mut notes);
+        let (entry, entry_recipe) = build(
+            plan.arch,
+            args,
+            plan.layout_source,
+            false,
+            g,
+            limits,
+            &mut notes,
+        );
+        let (ret, ret_recipe) = build(
+            plan.arch,
+            results,
+            plan.layout_source,
+            true,
+            g,
+            limits,
+            &mut notes,
+        );
         FunctionCapture {
             entry,
             entry_recipe,
@@ -841,6 +861,74 @@ mod tests {
             };
             assert_eq!(got, bytes, "{json}");
             assert_eq!(back["truncated"], true);
+        }
+    }
+
+    /// A plan for `func(s string, n int) (r int)` in the register ABI of `arch`, with `g` in
+    /// register `g`.
+    fn plan(arch: &'static str, g: &'static str) -> Plan {
+        use resolver::abi::{layout, Abi};
+        use resolver::types::Field;
+        let field = |name: &str, ty| Field {
+            name: name.into(),
+            ty,
+        };
+        let args = [
+            field("s", GoType::String),
+            field("n", GoType::Int { bits: 0 }),
+        ];
+        let results = [field("r", GoType::Int { bits: 0 })];
+        let site = resolver::Site {
+            vaddr: 0x1000,
+            file_offset: 0x1000,
+        };
+        Plan {
+            function: "main.F".into(),
+            arch,
+            entry: site,
+            end: 0x1100,
+            entry_probe: site,
+            returns: vec![site],
+            returns_unsupported: None,
+            tail_calls: Vec::new(),
+            indirect_jumps: Vec::new(),
+            abi: Abi::Register,
+            layout: layout(arch, 8, Abi::Register, &args, &results),
+            layout_source: Some(LayoutSource::Signature),
+            goid: resolver::Goid {
+                g_register: Some(g),
+                offset: Some(152),
+                offset_source: Some("table"),
+            },
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn registers_are_named_per_architecture() {
+        // The same names mean different registers: "r8" is an amd64 integer register and
+        // arm64's X8. Each plan's registers are looked up in its own architecture's table.
+        let limits = Limits {
+            max_str: 64,
+            max_elems: 16,
+        };
+        for (arch, g, want_args, want_g) in [
+            ("amd64", "r14", [10, 5, 11], 1), // rax, rbx, rcx in x86-64 pt_regs; g in r14
+            ("arm64", "r28", [0, 1, 2], 28),  // X0, X1, X2 in user_pt_regs; g in X28
+        ] {
+            let p = plan(arch, g);
+            let cap = FunctionCapture::new(&p, GoroutineAccess::for_plan(&p, None), limits);
+            let e = &cap.entry;
+            assert_eq!(&e.regs[..usize::from(e.nregs)], want_args, "{arch}");
+            assert_eq!(e.g_reg, want_g, "{arch}");
+            assert_eq!(e.flags, FLAG_G_IN_REG, "{arch}");
+            // The string's data is read through the register holding its pointer.
+            assert_eq!(e.nderefs, 1, "{arch}");
+            assert_eq!(e.derefs[0].addr.index, want_args[0], "{arch}");
+            assert_eq!(e.derefs[0].len.index, want_args[1], "{arch}");
+            // The result is back in the first register, at a return.
+            assert_eq!(&cap.ret.regs[..1], &want_args[..1], "{arch}");
+            assert_eq!(cap.ret.flags, FLAG_G_IN_REG | FLAG_RETURN, "{arch}");
         }
     }
 
