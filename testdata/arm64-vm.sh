@@ -3,6 +3,7 @@
 #
 #   testdata/arm64-vm.sh            run the tracing tests inside it; prints "N passed, M failed"
 #   testdata/arm64-vm.sh --bench    measure the per-call overhead against the tracefs floor
+#                                   (CALLS per run, default 20000; ROUNDS, default 5)
 #
 # GOSYMS_VM_TEST_ARGS passes more arguments to the test executables inside, e.g. a test name to
 # run only the tests whose names contain it.
@@ -227,6 +228,8 @@ if [[ $mode == bench ]]; then
   jq -r '.entry_probe.file_offset' <<<"$plan" > "$stage/entry-offset"
   jq -r '.returns[].file_offset' <<<"$plan" > "$stage/return-offsets"
   printf '%s\n' "$sig" > "$stage/signature"
+  # As for benches/trace_overhead.py: CALLS per run, ROUNDS of them.
+  printf 'calls=%d\nrounds=%d\n' "${CALLS:-20000}" "${ROUNDS:-5}" > "$stage/bench-env"
   cat > "$stage/bench.sh" <<'BENCH'
 #!/bin/sh
 # benches/trace_overhead.py's method, in busybox sh: the loop untraced, under plain tracefs
@@ -234,8 +237,7 @@ if [[ $mode == bench ]]; then
 # entry+RET, configurations alternating within each round; medians of ns per call; overhead is
 # traced minus untraced; the ratio compares gosyms with the floor on the same probe points.
 loop=/go/loop-1.27.3-arm64-exe-stripped
-calls=${CALLS:-20000}
-rounds=${ROUNDS:-5}
+. /bench-env
 sig=$(cat /signature)
 tfs=/sys/kernel/tracing
 nspc() { sed -n 's/.*"ns_per_call":\([0-9.]*\).*/\1/p'; }

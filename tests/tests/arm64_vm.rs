@@ -48,4 +48,6 @@ fn tracing_works_on_arm64_in_an_emulated_machine() {
             "{t} did not pass: {report}"
         );
     }
+    // The steps' times and each test's result (shown with --nocapture).
+    eprintln!("{report}");
 }
