@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the eBPF object from source and writes it to probe/gosyms-probe.bpf.o, the copy that
-# is committed so that gosyms builds with stable Rust alone. With --check, builds into a
-# temporary directory instead and fails if the committed object differs (it is stale).
+# Builds the eBPF objects from source, one per target architecture, and writes them to
+# probe/gosyms-probe.bpf.o (x86-64) and probe/gosyms-probe-arm64.bpf.o (arm64), the copies that
+# are committed so that gosyms builds with stable Rust alone. With --check, fails instead if a
+# committed object differs from what its source builds to (it is stale).
 #
 # Needs the nightly toolchain with rust-src, and bpf-linker: install-build-tools.sh installs
 # both. The object does not depend on where the clone lives: see below.
@@ -11,7 +12,6 @@ exec 9>/tmp/gosyms-bpf-build.lock
 flock 9
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-committed="$root/probe/gosyms-probe.bpf.o"
 tools_bin="$("$here/install-build-tools.sh")"
 export PATH="$tools_bin:$PATH"
 
@@ -30,22 +30,38 @@ for crate in probe-ebpf probe-common; do
     rm -rf "$work/$crate.new"
   fi
 done
-target_dir="$work/target"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-export CARGO_CFG_BPF_TARGET_ARCH=x86_64
-export RUSTFLAGS="--cfg bpf_target_arch=\"x86_64\" -C debuginfo=2 -C link-arg=--btf \
---remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$(rustc +nightly --print sysroot)=/rust"
-(cd "$work/probe-ebpf" && cargo +nightly build --quiet --locked --release \
-  --target bpfel-unknown-none -Z build-std=core --target-dir "$target_dir")
-built="$target_dir/bpfel-unknown-none/release/gosyms-probe"
+sysroot="$(rustc +nightly --print sysroot)"
 
-if [[ "${1:-}" == "--check" ]]; then
-  if ! cmp -s "$built" "$committed"; then
-    echo "probe/gosyms-probe.bpf.o is stale: run probe-ebpf/build.sh and commit the result" >&2
-    exit 1
+# One object per target architecture: the program reads the registers the kernel hands a uprobe,
+# whose layout aya-ebpf picks by `--cfg bpf_target_arch`. Each has its own target directory, so
+# that switching between them rebuilds nothing.
+build() {
+  local arch=$1 target_dir=$2
+  (cd "$work/probe-ebpf" &&
+    CARGO_CFG_BPF_TARGET_ARCH="$arch" \
+    RUSTFLAGS="--cfg bpf_target_arch=\"$arch\" -C debuginfo=2 -C link-arg=--btf \
+--remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rust" \
+    cargo +nightly build --quiet --locked --release \
+      --target bpfel-unknown-none -Z build-std=core --target-dir "$target_dir")
+  echo "$target_dir/bpfel-unknown-none/release/gosyms-probe"
+}
+
+stale=0
+for pair in "x86_64 $work/target gosyms-probe.bpf.o" "aarch64 $work/target-aarch64 gosyms-probe-arm64.bpf.o"; do
+  read -r arch target_dir name <<<"$pair"
+  built="$(build "$arch" "$target_dir")"
+  committed="$root/probe/$name"
+  if [[ "${1:-}" == "--check" ]]; then
+    if ! cmp -s "$built" "$committed"; then
+      echo "probe/$name is stale: run probe-ebpf/build.sh and commit the result" >&2
+      stale=1
+    else
+      echo "probe/$name matches its source ($arch)" >&2
+    fi
+  else
+    cp "$built" "$committed"
+    echo "wrote $committed ($arch, $(stat -c %s "$committed") bytes)" >&2
   fi
-  echo "probe/gosyms-probe.bpf.o matches its source" >&2
-else
-  cp "$built" "$committed"
-  echo "wrote $committed ($(stat -c %s "$committed") bytes)" >&2
-fi
+done
+exit "$stale"

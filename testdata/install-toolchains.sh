@@ -33,29 +33,15 @@ install_pypi() {
   have "$v" || { echo "install-toolchains: go $v did not install" >&2; exit 1; }
 }
 
-# apt_debs SUITE DEST PKG... : download .debs of SUITE without touching the system's apt state.
-apt_debs() {
-  local suite=$1 dest=$2; shift 2
-  local conf=$cache/apt-$suite
-  mkdir -p "$conf"/{lists/partial,archives/partial,etc/preferences.d,etc/apt.conf.d}
-  : > "$conf/status"
-  local mirror=${GOSYMS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-  echo "deb $mirror $suite main" > "$conf/etc/sources.list"
-  local opts=(-o "Dir::State=$conf" -o "Dir::State::Lists=$conf/lists" -o "Dir::State::status=$conf/status"
-              -o "Dir::Cache=$conf" -o "Dir::Etc::SourceList=$conf/etc/sources.list"
-              -o "Dir::Etc::SourceParts=$conf/none" -o "Dir::Etc::Preferences=$conf/none"
-              -o "Dir::Etc::PreferencesParts=$conf/etc/preferences.d" -o "Dir::Etc::Parts=$conf/etc/apt.conf.d"
-              -o "APT::Architecture=amd64" -o "Acquire::Languages=none")
-  apt-get "${opts[@]}" -o APT::Sandbox::User=root update -qq >&2
-  (cd "$dest" && apt-get "${opts[@]}" -o APT::Sandbox::User=root download "$@" >&2)
-}
+# apt_debs SUITE ARCH DEST PKG...: .debs downloaded without touching the system's apt state.
+source "$(dirname "$0")/apt-download.sh"
 
 install_deb() {
   local v=$1 suite=$2 dest=$root/$1
   have "$v" && return 0
   echo "install-toolchains: golang-$v from Debian $suite" >&2
   local tmp; tmp=$(mktemp -d)
-  apt_debs "$suite" "$tmp" "golang-$v-go" "golang-$v-src"
+  apt_debs "$suite" amd64 "$tmp" "golang-$v-go" "golang-$v-src"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/x"; done
   rm -rf "$dest"
   # Debian splits GOROOT between /usr/lib/go-V (bin, pkg) and /usr/share/go-V (src) with symlinks
@@ -76,7 +62,7 @@ install_upx() {
   [[ -x $dest/usr/bin/upx-ucl ]] && return 0
   echo "install-toolchains: upx-ucl from Debian bookworm-backports" >&2
   local tmp; tmp=$(mktemp -d)
-  apt_debs bookworm-backports "$tmp" upx-ucl
+  apt_debs bookworm-backports amd64 "$tmp" upx-ucl
   rm -rf "$dest"; mkdir -p "$dest"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$dest"; done
   rm -rf "$tmp"

@@ -551,15 +551,8 @@ fn trace_binary(
     path: &Path,
     bin: &GoBinary<'_>,
 ) -> Result<ExitCode> {
-    let c = &bin.container;
-    if c.format != pclntab::Format::Elf || c.arch != "amd64" {
-        bail!(
-            "{}: gosyms traces linux/amd64 ELF binaries; this is {} {}",
-            path.display(),
-            c.format.name(),
-            c.arch
-        );
-    }
+    // An ELF binary of the kernel's own architecture (amd64 or arm64), or one clear line.
+    probe::Arch::of_binary(bin).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref(), a.depth)? else {
         return Ok(ExitCode::from(1));
     };

@@ -18,7 +18,8 @@
 //! Every size here is bounded so that the verifier can prove every read and write.
 #![no_std]
 
-/// Registers one event can carry (amd64's register ABI uses 9 integer registers).
+/// Registers one event can carry (the register ABI uses 9 integer registers on amd64, 16 on
+/// arm64).
 pub const MAX_REGS: usize = 16;
 /// Memory reads (through pointers) one event can carry: a spec's own and its type recipes'.
 pub const MAX_DEREFS: usize = 64;
@@ -49,6 +50,23 @@ pub const PT_REGS_RIP: usize = 16;
 pub const PT_REGS_X86_64: [&str; PT_REGS_WORDS] = [
     "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
     "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
+];
+
+/// Words of the registers a uprobe program sees on arm64: `struct user_pt_regs`, the BPF
+/// context type `bpf_user_pt_regs_t` there (arch/arm64/include/uapi/asm/ptrace.h).
+pub const PT_REGS_WORDS_ARM64: usize = 34;
+/// Index of `sp` in arm64 `struct user_pt_regs`.
+pub const PT_REGS_ARM64_SP: usize = 31;
+/// Index of `pc` in arm64 `struct user_pt_regs`.
+pub const PT_REGS_ARM64_PC: usize = 32;
+
+/// The names of arm64 `struct user_pt_regs` words, in order: `regs[0..31]` are X0-X30, named
+/// as Go's assembler and the resolver name them (`r0`; X28 is `r28`, Go's g; X30 is the link
+/// register), then `sp`, `pc` and `pstate`.
+pub const PT_REGS_ARM64: [&str; PT_REGS_WORDS_ARM64] = [
+    "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+    "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27",
+    "r28", "r29", "r30", "sp", "pc", "pstate",
 ];
 
 /// [`ProbeSpec::flags`]: this is a return site (results are live), not an entry.

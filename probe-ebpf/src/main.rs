@@ -7,6 +7,8 @@
 #![no_std]
 #![no_main]
 
+mod arch;
+
 use aya_ebpf::{
     bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
@@ -37,8 +39,8 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 24, 0);
 /// then sees the same state after every iteration whatever path led there, and can prune.
 #[repr(C)]
 struct Scratch {
-    regs: [u64; PT_REGS_WORDS],
-    pad0: [u64; 3],
+    regs: [u64; arch::WORDS],
+    pad0: [u64; arch::PAD],
     /// Where each read's bytes start in `buf.data`.
     starts: [u32; MAX_DEREFS],
     /// Bytes of `buf.data` used.
@@ -87,13 +89,9 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     let cookie = bpf_get_attach_cookie(ctx.as_ptr());
     let spec = SPECS.get(cookie as u32)?;
     let s = &mut *SCRATCH.get_ptr_mut(0)?;
-    let r = &*ctx.regs;
-    s.regs = [
-        r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
-        r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss,
-    ];
-    let sp = r.rsp;
-    let ip = r.rip;
+    s.regs = arch::registers(ctx);
+    let sp = s.regs[arch::SP];
+    let ip = s.regs[arch::IP];
     // The probed instruction is (cookie >> 32) bytes into the function, whose link-time entry
     // the spec holds: the difference is the load bias (0 unless PIE).
     s.bias = ip

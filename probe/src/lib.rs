@@ -10,6 +10,7 @@
 //! writes to it, and it uses no uretprobes (they corrupt Go stacks), only probes on the
 //! function's instructions: just past the stack check at entry, and on every `RET`.
 
+mod arch;
 mod attach;
 mod btf;
 pub mod decode;
@@ -22,6 +23,7 @@ mod sys;
 mod typenames;
 pub mod value;
 
+pub use arch::Arch;
 pub use dynamic::DynTypes;
 pub use events::{DecodedFunction, Decoder, Event, Pairing, TraceEvent};
 pub use probe_common::ProbeSpec;
@@ -34,14 +36,14 @@ use aya::maps::HashMap as BpfHashMap;
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::UProbe;
 use aya::{Ebpf, EbpfLoader};
-use probe_common::{TypeRecipe, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES};
+use probe_common::{
+    TypeRecipe, FLAG_G_IN_REG, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES, PT_REGS_WORDS,
+    PT_REGS_WORDS_ARM64, WORD_REG,
+};
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::Duration;
-
-/// The compiled eBPF program (rebuilt by `probe-ebpf/build.sh`).
-static PROGRAM: &[u8] = aya::include_bytes_aligned!("../gosyms-probe.bpf.o");
 
 /// Why tracing could not start.
 #[derive(Debug, thiserror::Error)]
@@ -154,14 +156,47 @@ pub fn validate(function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
             if w.kind == probe_common::WORD_DEREF && usize::from(w.index) >= i {
                 return Err(bad(format!("read {i} depends on a later read")));
             }
-            if w.kind == probe_common::WORD_REG
-                && usize::from(w.index) >= probe_common::PT_REGS_WORDS
+            // Against the larger register file; Tracer::load checks the one it loads for.
+            if w.kind == WORD_REG && usize::from(w.index) >= PT_REGS_WORDS.max(PT_REGS_WORDS_ARM64)
             {
                 return Err(bad(format!("read {i} names no register")));
             }
         }
     }
     Ok(())
+}
+
+/// Checks that every register `spec` names is in `arch`'s register file: the program reads a
+/// register beyond it as 0, which would be a wrong value.
+fn check_registers(arch: Arch, spec: &ProbeSpec) -> Result<(), String> {
+    let words = arch.pt_regs().len();
+    let regs = spec.regs.iter().take(spec.nregs.into());
+    let g = (spec.flags & FLAG_G_IN_REG != 0).then_some(&spec.g_reg);
+    let words_read = spec
+        .derefs
+        .iter()
+        .take(spec.nderefs.into())
+        .flat_map(|d| [d.addr, d.len])
+        .chain(
+            spec.dyn_slots
+                .iter()
+                .take(spec.ndyn.into())
+                .flat_map(|d| [d.type_word, d.data_word]),
+        )
+        .filter(|w| w.kind == WORD_REG)
+        .map(|w| w.index);
+    match regs
+        .chain(g)
+        .copied()
+        .chain(words_read)
+        .find(|r| usize::from(*r) >= words)
+    {
+        Some(r) => Err(format!(
+            "register {r} is not one of the {words} of linux/{}",
+            arch.goarch()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Which instruction of a function a probe is on.
@@ -285,13 +320,24 @@ impl Drop for Tracer {
 }
 
 impl Tracer {
-    /// Loads the program with room for `specs` and a ring buffer of `ring_bytes` (a power of
-    /// two, at least a page), and stores the specs.
+    /// Loads the program built for the running kernel's architecture (the traced binary's:
+    /// [`Arch::of_binary`] refuses any other) with room for `specs` and `types`' recipes and a
+    /// ring buffer of `ring_bytes` (a power of two, at least a page), and stores them.
     pub fn load(
         specs: &[ProbeSpec],
         types: &DynTypes,
         ring_bytes: u32,
     ) -> Result<Tracer, TraceError> {
+        let arch = Arch::kernel().map_err(|machine| {
+            TraceError::Unsupported(format!("no eBPF program for this {machine} kernel"))
+        })?;
+        for (i, s) in specs.iter().enumerate() {
+            check_registers(arch, s).map_err(|detail| TraceError::BadSpec {
+                function: format!("spec {i}"),
+                detail,
+            })?;
+        }
+        let program = arch.program();
         let n = u32::try_from(specs.len().max(1))
             .map_err(|_| TraceError::Unsupported("too many probes".into()))?;
         let ntypes = u32::try_from(types.types.len().max(1))
@@ -300,7 +346,7 @@ impl Tracer {
             .map_max_entries("SPECS", n)
             .map_max_entries("TYPES", ntypes)
             .map_max_entries("EVENTS", ring_bytes)
-            .load(PROGRAM)
+            .load(program)
             .map_err(bpf("loading the eBPF program"))?;
         {
             let map = ebpf
@@ -326,7 +372,7 @@ impl Tracer {
         }
         // One link for every probe when the kernel has uprobe_multi (6.6+); otherwise aya
         // loads the program and each probe gets its own perf event.
-        let multi_prog = multi::load(&ebpf, PROGRAM, "gosyms_probe").ok();
+        let multi_prog = multi::load(&ebpf, program, "gosyms_probe").ok();
         if multi_prog.is_none() {
             let prog: &mut UProbe = ebpf
                 .program_mut("gosyms_probe")
@@ -551,7 +597,7 @@ pub fn fsbase_offset() -> Result<u64, TraceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF, WORD_REG};
+    use probe_common::{Word, MAX_DEREF_BYTES, WORD_DEREF};
 
     #[test]
     fn bisection_finds_the_refused_points_and_attaches_the_rest_in_order() {
@@ -638,5 +684,32 @@ mod tests {
         };
         let e = validate("main.F", &s).unwrap_err().to_string();
         assert!(e.contains("main.F") && e.contains("register"), "{e}");
+    }
+
+    #[test]
+    fn registers_beyond_the_architectures_file_are_refused() {
+        // X28 (index 28) is arm64's g; x86-64's pt_regs has only 21 words.
+        let mut s = ProbeSpec::empty();
+        s.flags = FLAG_G_IN_REG;
+        s.g_reg = 28;
+        assert!(check_registers(Arch::Arm64, &s).is_ok());
+        let e = check_registers(Arch::Amd64, &s).unwrap_err();
+        assert!(e.contains("28") && e.contains("amd64"), "{e}");
+        let mut s = ProbeSpec::empty();
+        s.nregs = 1;
+        s.regs[0] = 33; // arm64 pstate
+        assert!(check_registers(Arch::Arm64, &s).is_ok());
+        s.regs[0] = 34;
+        assert!(check_registers(Arch::Arm64, &s).is_err());
+        let mut s = ProbeSpec::empty();
+        s.nderefs = 1;
+        s.derefs[0].addr = Word {
+            kind: WORD_REG,
+            index: 21,
+            pad: [0; 2],
+            value: 0,
+        };
+        assert!(check_registers(Arch::Amd64, &s).is_err());
+        assert!(check_registers(Arch::Arm64, &s).is_ok());
     }
 }

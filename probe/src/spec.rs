@@ -8,7 +8,7 @@
 use crate::reads::{Limits, MapLayouts, Owner, Planner, ReadPlan};
 use probe_common::{
     ProbeSpec, Word, FLAG_G_IN_REG, FLAG_G_IN_TLS, FLAG_RETURN, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS,
-    MAX_STACK_BYTES, PT_REGS_X86_64, WORD_REG, WORD_STACK,
+    MAX_STACK_BYTES, WORD_REG, WORD_STACK,
 };
 use resolver::abi::{Location, ValueLayout};
 use resolver::types::GoType;
@@ -96,7 +96,7 @@ impl GoroutineAccess {
             return none;
         };
         match plan.goid.g_register {
-            Some(r) => match pt_regs_index(r) {
+            Some(r) => match pt_regs_index(plan.arch, r) {
                 Some(i) => GoroutineAccess {
                     flags: FLAG_G_IN_REG,
                     g_reg: i,
@@ -118,20 +118,19 @@ impl GoroutineAccess {
     }
 }
 
-fn pt_regs_index(name: &str) -> Option<u8> {
-    PT_REGS_X86_64
-        .iter()
-        .position(|r| *r == name)
-        .and_then(|i| u8::try_from(i).ok())
+/// Index of register `name` in the register file the program copies on `goarch`; `None` for
+/// registers it cannot read (floating point) and architectures it has no program for.
+fn pt_regs_index(goarch: &str, name: &str) -> Option<u8> {
+    crate::Arch::from_goarch(goarch)?.pt_regs_index(name)
 }
 
-/// The word at `offset` of value `v`, from its pieces: a register or a stack slot.
-fn top_word(values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
+/// The word at `offset` of value `v`, from its pieces: a register (of `goarch`) or a stack slot.
+fn top_word(goarch: &str, values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
     let piece = values.get(v)?.pieces.iter().find(|p| p.offset == offset)?;
     match &piece.location {
         Location::IntReg(r) => Some(Word {
             kind: WORD_REG,
-            index: pt_regs_index(r)?,
+            index: pt_regs_index(goarch, r)?,
             pad: [0; 2],
             value: 0,
         }),
@@ -145,16 +144,30 @@ fn top_word(values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
     }
 }
 
-/// One probe's spec and decoding plan.
-fn build(
-    values: &[ValueLayout],
+/// What the entry and the return probes of one function share.
+struct FunctionContext<'m> {
+    /// GOARCH: names the registers of the values.
+    goarch: &'m str,
     source: Option<LayoutSource>,
-    is_return: bool,
     g: GoroutineAccess,
     limits: Limits,
-    maps: &MapLayouts<'_>,
+    maps: &'m MapLayouts<'m>,
+}
+
+/// One probe's spec and decoding plan.
+fn build(
+    cx: &FunctionContext<'_>,
+    values: &[ValueLayout],
+    is_return: bool,
     notes: &mut Vec<String>,
 ) -> (ProbeSpec, ProbeValues) {
+    let FunctionContext {
+        goarch,
+        source,
+        g,
+        limits,
+        maps,
+    } = *cx;
     // The stack window: from the lowest stack piece to the end of the highest, at most
     // MAX_STACK_BYTES.
     let (stack_start, stack_end) = values
@@ -173,7 +186,7 @@ fn build(
         let mut pieces = Vec::new();
         for p in &v.pieces {
             let src = match &p.location {
-                Location::IntReg(r) => match pt_regs_index(r) {
+                Location::IntReg(r) => match pt_regs_index(goarch, r) {
                     Some(idx) => match regs.iter().position(|x| *x == idx) {
                         Some(s) => PieceSrc::Reg(s),
                         None if regs.len() < MAX_REGS => {
@@ -214,7 +227,7 @@ fn build(
         source,
         None | Some(LayoutSource::ArgInfo | LayoutSource::ArgsSize)
     );
-    let top = |v: usize, off: u64| top_word(values, v, off);
+    let top = |v: usize, off: u64| top_word(goarch, values, v, off);
     let mut planner = Planner::new(MAX_SPEC_DEREFS, MAX_DYN, limits, &top, maps);
     if !raw {
         // Every argument's own reads first, then what they point to.
@@ -279,17 +292,15 @@ impl FunctionCapture {
             Some(l) => (&l.args, &l.results),
             None => (&empty, &empty),
         };
-        let (mut entry, entry_values) =
-            build(args, plan.layout_source, false, g, limits, maps, &mut notes);
-        let (mut ret, ret_values) = build(
-            results,
-            plan.layout_source,
-            true,
+        let cx = FunctionContext {
+            goarch: plan.arch,
+            source: plan.layout_source,
             g,
             limits,
             maps,
-            &mut notes,
-        );
+        };
+        let (mut entry, entry_values) = build(&cx, args, false, &mut notes);
+        let (mut ret, ret_values) = build(&cx, results, true, &mut notes);
         entry.entry_vaddr = plan.entry.vaddr;
         ret.entry_vaddr = plan.entry.vaddr;
         FunctionCapture {

@@ -64,6 +64,8 @@ pub struct Goid {
 pub struct Plan {
     /// Full name.
     pub function: String,
+    /// The binary's GOARCH: what the register names in `layout` and `goid` belong to.
+    pub arch: &'static str,
     /// Its entry.
     pub entry: Site,
     /// One past its last instruction.

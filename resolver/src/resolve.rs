@@ -372,6 +372,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
         };
         Ok(Plan {
             function: name,
+            arch,
             entry,
             end: f.end.0,
             entry_probe,

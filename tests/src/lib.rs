@@ -58,6 +58,10 @@ pub fn go_build(release: &str, goarch: &str, src: &Path, out: &Path, ldflags: &s
 }
 
 /// As [`go_build`], with a `-buildmode` (`exe`, `pie`).
+///
+/// Where no Go toolchain can run (the emulated arm64 machine of `testdata/arm64-vm.sh`), the
+/// programs are built beforehand into the directory `GOSYMS_PREBUILT_GO` names, as
+/// [`prebuilt_name`] says, and copied from there instead.
 pub fn go_build_mode(
     release: &str,
     goarch: &str,
@@ -80,6 +84,18 @@ pub fn go_build_env(
     mode: &str,
     env: &[(&str, &str)],
 ) {
+    if let Some(dir) = std::env::var_os("GOSYMS_PREBUILT_GO") {
+        let name = prebuilt_name(src, release, goarch, mode, ldflags);
+        let from = Path::new(&dir).join(&name);
+        std::fs::copy(&from, out).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: GOSYMS_PREBUILT_GO is set but this program was not built beforehand \
+                 (testdata/arm64-vm.sh builds the ones the tests in the VM use)",
+                from.display()
+            )
+        });
+        return;
+    }
     let mut cmd = go(release);
     cmd.args([
         "build",
@@ -108,6 +124,24 @@ pub fn go_build_env(
         "go {release} build of {} for linux/{goarch} ({mode}, {env:?}) failed",
         src.display()
     );
+}
+
+/// The file name of a program built beforehand for `GOSYMS_PREBUILT_GO`:
+/// `DIR-RELEASE-GOARCH-MODE` for `testdata/DIR/main.go`, with `-stripped` when built with
+/// `-ldflags=-s -w` (the only other ldflags the tests use is none), e.g.
+/// `trace-1.21.13-arm64-pie-stripped`.
+pub fn prebuilt_name(src: &Path, release: &str, goarch: &str, mode: &str, ldflags: &str) -> String {
+    let dir = src
+        .parent()
+        .and_then(Path::file_name)
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stripped = match ldflags {
+        "" => "",
+        "-s -w" => "-stripped",
+        other => panic!("no prebuilt programs with -ldflags={other:?}"),
+    };
+    format!("{dir}-{release}-{goarch}-{mode}{stripped}")
 }
 
 /// One binary of the matrix: a row of `matrix/manifest.tsv`.

@@ -2,7 +2,9 @@
 //! and every result it returns (the truth); gosyms' JSON events must agree with it, field by
 //! field, for Go 1.15 (stack ABI, goroutine from TLS), 1.19, 1.21 and 1.27 (register ABI),
 //! stripped and unstripped, PIE and not. The traced program's own output must be what it
-//! prints untraced.
+//! prints untraced. The same tests run on arm64 (Go 1.15 there has the stack ABI too, with the
+//! goroutine in R28) inside the emulated machine of testdata/arm64-vm.sh (tests/arm64_vm.rs),
+//! where the programs are built for arm64.
 //!
 //! These tests need root (or CAP_BPF + CAP_PERFMON) and fail, not skip, without it.
 
@@ -203,6 +205,35 @@ fn trace_refuses_without_privileges_clearly() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("root") && err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_binary_of_another_architecture_is_refused_clearly() {
+    // A uprobe runs in the traced process, so only binaries of the kernel's own architecture
+    // can be traced: amd64 on x86-64, arm64 on arm64 (testdata/arm64-vm.sh runs this there).
+    let other = if host_goarch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let bin = scratch("trace").join(format!("trace-1.27.3-exe-{other}"));
+    let src = repo().join("testdata/trace/main.go");
+    go_build_mode("1.27.3", other, &src, &bin, "", "exe");
+    let out = Command::new(gosyms())
+        .args(["trace", "main.Ints", "--"])
+        .arg(&bin)
+        .output()
+        .expect("run gosyms trace");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!(
+            "linux/{other} binary cannot be traced on this linux/{} kernel",
+            host_goarch()
+        )) && err.contains(&bin.display().to_string()),
         "{err}"
     );
 }

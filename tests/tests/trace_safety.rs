@@ -2,9 +2,9 @@
 //!
 //! testdata/stress runs 1,000 goroutines that allocate on every call and grow their stacks; its
 //! output does not depend on scheduling, so a traced run must print what an untraced run
-//! prints. While a uprobe is attached the kernel has replaced the probed instruction's first
-//! byte with `int3` (0xcc) in the process's memory; these tests read that byte through
-//! /proc/PID/mem to see probes come and, after the tracer stops or dies, go.
+//! prints. While a uprobe is attached the kernel has replaced the probed instruction with a
+//! breakpoint in the process's memory (`int3` on x86-64, `BRK #5` on arm64); these tests read
+//! it through /proc/PID/mem to see probes come and, after the tracer stops or dies, go.
 
 mod common;
 
@@ -43,16 +43,48 @@ fn entry_probe(binary: &Path, function: &str) -> (u64, u64) {
     )
 }
 
-/// The byte at `addr` in the memory of `pid`.
-fn mem_byte(pid: u32, addr: u64) -> u8 {
+/// The instruction bytes a uprobe writes over the probed instruction: `int3` on x86-64;
+/// `BRK #5` on arm64 (`UPROBE_SWBP_INSN`: `AARCH64_BREAK_MON` 0xd4200000 with
+/// `UPROBES_BRK_IMM` 5 in bits 5-20, arch/arm64/include/asm/{uprobes,debug-monitors,brk-imm}.h).
+const BREAKPOINT: &[u8] = if cfg!(target_arch = "aarch64") {
+    &[0xa0, 0x00, 0x20, 0xd4]
+} else {
+    &[0xcc]
+};
+
+/// The instruction bytes (as many as [`BREAKPOINT`] has) at `addr` in the memory of `pid`.
+fn mem_insn(pid: u32, addr: u64) -> Vec<u8> {
     let mut f = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
     f.seek(SeekFrom::Start(addr)).unwrap();
-    let mut b = [0u8];
+    let mut b = vec![0u8; BREAKPOINT.len()];
     f.read_exact(&mut b).unwrap();
-    b[0]
+    b
 }
 
+/// The same bytes at `file_offset` in the file `binary`.
+fn file_insn(binary: &Path, file_offset: u64) -> Vec<u8> {
+    let at = file_offset as usize;
+    std::fs::read(binary).unwrap()[at..at + BREAKPOINT.len()].to_vec()
+}
+
+/// How many times slower than a native run this machine runs the tests: 1, or what
+/// `GOSYMS_TEST_SLOWDOWN` says (testdata/arm64-vm.sh sets it in its emulated machine, where
+/// loading the program alone takes seconds). The delays and timeouts below stretch by it.
+fn slowdown() -> u32 {
+    std::env::var("GOSYMS_TEST_SLOWDOWN")
+        .ok()
+        .map(|v| v.parse().expect("GOSYMS_TEST_SLOWDOWN is a whole number"))
+        .unwrap_or(1)
+}
+
+/// Sleeps `ms` milliseconds, stretched by [`slowdown`].
+fn pause(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms) * slowdown());
+}
+
+/// Waits until `ok`, for at most `timeout` stretched by [`slowdown`].
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let timeout = timeout * slowdown();
     let start = Instant::now();
     while !ok() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
@@ -60,11 +92,12 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
-/// Starts stress with `calls` per goroutine, waiting `wait_ms` before it starts working.
+/// Starts stress with `calls` per goroutine, waiting `wait_ms` (stretched by [`slowdown`])
+/// before it starts working.
 fn start_stress(calls: u32, wait_ms: u32) -> Child {
     Command::new(stress())
         .arg(calls.to_string())
-        .env("STRESS_WAIT_MS", wait_ms.to_string())
+        .env("STRESS_WAIT_MS", (wait_ms * slowdown()).to_string())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap()
@@ -119,21 +152,21 @@ fn summary_counts(stderr: &str) -> (u64, u64) {
 fn sigkill_of_the_tracer_leaves_the_program_unharmed() {
     let bin = stress();
     let (vaddr, file_offset) = entry_probe(&bin, "main.Grow");
-    let original = std::fs::read(&bin).unwrap()[file_offset as usize];
-    assert_ne!(original, 0xcc);
+    let original = file_insn(&bin, file_offset);
+    assert_ne!(original, BREAKPOINT);
     let calls = 3000;
     let expected = untraced_output(calls);
     let target = start_stress(calls, 1500);
     let pid = target.id();
     let mut t = tracer(&["--pid", &pid.to_string(), "-o", "/dev/null", "main.Grow"]);
     wait_for("the probe to be attached", Duration::from_secs(20), || {
-        mem_byte(pid, vaddr) == 0xcc
+        mem_insn(pid, vaddr) == BREAKPOINT
     });
-    std::thread::sleep(Duration::from_millis(300));
+    pause(300);
     t.kill().unwrap(); // SIGKILL
     t.wait().unwrap();
     wait_for("the probe to go", Duration::from_secs(10), || {
-        mem_byte(pid, vaddr) == original
+        mem_insn(pid, vaddr) == original
     });
     assert_eq!(common::program_output(target), expected);
 }
@@ -142,22 +175,22 @@ fn sigkill_of_the_tracer_leaves_the_program_unharmed() {
 fn sigint_detaches_cleanly() {
     let bin = stress();
     let (vaddr, file_offset) = entry_probe(&bin, "main.Grow");
-    let original = std::fs::read(&bin).unwrap()[file_offset as usize];
+    let original = file_insn(&bin, file_offset);
     let calls = 3000;
     let expected = untraced_output(calls);
     let target = start_stress(calls, 1500);
     let pid = target.id();
     let t = tracer(&["--pid", &pid.to_string(), "-o", "/dev/null", "main.Grow"]);
     wait_for("the probe to be attached", Duration::from_secs(20), || {
-        mem_byte(pid, vaddr) == 0xcc
+        mem_insn(pid, vaddr) == BREAKPOINT
     });
-    std::thread::sleep(Duration::from_millis(300));
+    pause(300);
     // SAFETY: kill(2) on our own child.
     unsafe { libc_kill(t.id() as i32, 2) };
     let (status, err) = stderr_of(t);
     assert!(status.success(), "{err}");
     assert!(err.contains("stopped (SIGINT)"), "{err}");
-    assert_eq!(mem_byte(pid, vaddr), original, "probe still in place");
+    assert_eq!(mem_insn(pid, vaddr), original, "probe still in place");
     assert_eq!(common::program_output(target), expected);
 }
 
@@ -195,10 +228,10 @@ fn two_tracers_on_one_process_and_the_target_exiting_under_them() {
         "-o",
         b_out.to_str().unwrap(),
         "--duration",
-        "60s",
+        &format!("{}s", 60 * slowdown()),
     ]);
     wait_for("the probes to be attached", Duration::from_secs(20), || {
-        mem_byte(pid, vaddr) == 0xcc
+        mem_insn(pid, vaddr) == BREAKPOINT
     });
     let out = common::program_output(target);
     assert_eq!(out, expected);
@@ -211,13 +244,20 @@ fn two_tracers_on_one_process_and_the_target_exiting_under_them() {
     assert!(status.success(), "{err_b}");
     for (file, err) in [(&a_out, &err), (&b_out, &err_b)] {
         let text = std::fs::read_to_string(file).unwrap();
-        let calls = text
+        let events = text
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|e| e["event"] == "call" && e["pid"] == pid)
+            .filter(|e| e["pid"] == pid)
             .count() as u64;
+        // Every call and every return of the target is written or counted as dropped. The
+        // drop count is over all processes, and the binary-path tracer also sees the stress
+        // processes of tests running in parallel: so "at least" the rest.
         let (_, dropped) = summary_counts(err);
-        assert_eq!(calls + dropped, grow_calls, "{}: {err}", file.display());
+        assert!(
+            events <= 2 * grow_calls && events + dropped >= 2 * grow_calls,
+            "{}: {events} events of {pid} and {dropped} dropped for {grow_calls} calls: {err}",
+            file.display()
+        );
     }
 }
 
