@@ -19,8 +19,8 @@ use export::perfetto::PerfettoWriter;
 use export::EventOutput;
 use pclntab::GoBinary;
 use probe::{
-    AttachPoint, DecodedFunction, Decoder, Event, FunctionCapture, GoroutineAccess, Limits,
-    Refused, Scope, SiteKind, TraceEvent, Tracer,
+    AttachPoint, DecodedFunction, Decoder, FunctionCapture, GoroutineAccess, Limits, Refused,
+    Scope, SiteKind, TraceEvent, Tracer,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -443,17 +443,18 @@ impl ProcessWatch {
     }
 }
 
-/// JSON Lines or text.
+/// JSON Lines, or text.
 struct Lines {
     out: io::BufWriter<Box<dyn Write>>,
-    format: Format,
+    text: bool,
 }
 
 impl EventOutput for Lines {
-    fn event(&mut self, ev: &TraceEvent, _raw: &Event<'_>, name: &str) -> io::Result<()> {
-        match self.format {
-            Format::Text => write_text(&mut self.out, ev, name),
-            Format::Json | Format::Perfetto => write_json(&mut self.out, ev, name),
+    fn event(&mut self, ev: &TraceEvent, _bytes: &[u8], name: &str) -> io::Result<()> {
+        if self.text {
+            write_text(&mut self.out, ev, name)
+        } else {
+            write_json(&mut self.out, ev, name)
         }
     }
 
@@ -528,7 +529,7 @@ impl<'a, 'data> EventSink<'a, 'data> {
             self.over_limit += 1;
             return;
         }
-        let (Some(raw), Some(ev)) = (Event::parse(bytes), self.decoder.decode(bytes)) else {
+        let Some(ev) = self.decoder.decode(bytes) else {
             self.undecodable += 1;
             return;
         };
@@ -543,10 +544,10 @@ impl<'a, 'data> EventSink<'a, 'data> {
         let name = self.decoder.name(ev.function);
         if let Some(spans) = &mut self.spans {
             // Never fails: spans that cannot be sent are counted by the exporter.
-            let _ = spans.event(&ev, &raw, name);
+            let _ = spans.event(&ev, bytes, name);
         }
         let r = match &mut self.file {
-            Some(f) => f.event(&ev, &raw, name),
+            Some(f) => f.event(&ev, bytes, name),
             None => Ok(()),
         };
         match r {
@@ -693,7 +694,10 @@ fn trace_binary(
                 let name = executable.file_name().unwrap_or_default().to_string_lossy();
                 Box::new(PerfettoWriter::new(out, &name, clocks)) as Box<dyn EventOutput>
             }
-            format => Box::new(Lines { out, format }),
+            format => Box::new(Lines {
+                out,
+                text: format == Format::Text,
+            }),
         }
     });
     let spans = match otlp {

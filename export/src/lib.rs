@@ -27,6 +27,11 @@ mod values;
 use probe::{Event, TraceEvent};
 use std::io;
 
+/// The header of an event that `probe` decoded already (so it parses), for its depth.
+pub fn raw(bytes: &[u8]) -> io::Result<Event<'_>> {
+    Event::parse(bytes).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "event cut short"))
+}
+
 /// Why a call without its return ended where it did (a span's status, a slice's annotation).
 const RETURN_NOT_SEEN: &str =
     "return not seen (a panic or a tail call): ended when a later event on its goroutine showed it had returned";
@@ -35,9 +40,10 @@ const STILL_RUNNING: &str = "still running when tracing stopped";
 
 /// A destination for decoded trace events.
 pub trait EventOutput {
-    /// One event: `ev` decoded, `raw` the same event as the probe sent it (its depth on the
-    /// goroutine's stack pairs returns with calls), `name` the function's name.
-    fn event(&mut self, ev: &TraceEvent, raw: &Event<'_>, name: &str) -> io::Result<()>;
+    /// One event: `ev` decoded from `bytes` (the event as the probe sent it: outputs that
+    /// pair returns with calls read its depth on the goroutine's stack with [`raw`]), `name`
+    /// the function's name.
+    fn event(&mut self, ev: &TraceEvent, bytes: &[u8], name: &str) -> io::Result<()>;
 
     /// Pushes what was written so far to its destination (once per ring-buffer batch).
     fn flush(&mut self) -> io::Result<()>;

@@ -346,14 +346,23 @@ fn every_call_arrives_as_a_span_under_its_parent() {
     }
 }
 
-/// `spans loop N` traced: the program's own ns per call, and gosyms' stderr.
-fn loop_run(program: &Path, args: &[&str], env: &[(&str, &str)], calls: u64) -> (f64, String) {
+/// `spans loop N` traced: the program's own CPU and wall ns per call, and gosyms' stderr.
+fn loop_run(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    calls: u64,
+) -> ((f64, f64), String) {
     let mut all = vec!["-o", "/dev/null", "main.Leaf"];
     all.extend(args);
     let out = trace(&all, program, &["loop", &calls.to_string()], env);
     let truth = json_lines(&String::from_utf8_lossy(&out.stdout));
-    let ns = truth[0]["ns_per_call"].as_f64().unwrap();
-    (ns, String::from_utf8_lossy(&out.stderr).into_owned())
+    let cpu = truth[0]["cpu_ns_per_call"].as_f64().unwrap();
+    let wall = truth[0]["ns_per_call"].as_f64().unwrap();
+    (
+        (cpu, wall),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -363,7 +372,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[test]
 fn a_failing_receiver_costs_the_program_nothing_and_every_span_is_counted() {
-    const CALLS: u64 = 20_000;
+    const CALLS: u64 = 10_000;
     let program = build();
     // A port nothing listens on: bind one, then close it.
     let down = {
@@ -376,8 +385,11 @@ fn a_failing_receiver_costs_the_program_nothing_and_every_span_is_counted() {
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000"),
     ];
     let big_queue = [("OTEL_BSP_MAX_QUEUE_SIZE", "100000")];
+    // Retrying a receiver that is down ends 1 s after tracing stops.
+    let short = [("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")];
     let configs = ["plain", "healthy", "down", "500", "slow", "503 then ok"];
-    let mut times: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut wall: HashMap<&str, Vec<f64>> = HashMap::new();
     for round in 0..3 {
         for &config in &configs {
             let receiver = match config {
@@ -392,10 +404,12 @@ fn a_failing_receiver_costs_the_program_nothing_and_every_span_is_counted() {
                 "plain" => (vec![], &[]),
                 "slow" => (vec!["--otlp-endpoint", &url], &slow_env),
                 "503 then ok" => (vec!["--otlp-endpoint", &url], &big_queue),
+                "down" => (vec!["--otlp-endpoint", &url], &short),
                 _ => (vec!["--otlp-endpoint", &url], &[]),
             };
-            let (ns, stderr) = loop_run(&program, &args, env, CALLS);
-            times.entry(config).or_default().push(ns);
+            let ((c, w), stderr) = loop_run(&program, &args, env, CALLS);
+            cpu.entry(config).or_default().push(c);
+            wall.entry(config).or_default().push(w);
             if config == "plain" {
                 continue;
             }
@@ -441,23 +455,30 @@ fn a_failing_receiver_costs_the_program_nothing_and_every_span_is_counted() {
             }
         }
     }
-    // What a failing receiver costs is compared with a healthy one: the difference is the
-    // receiver's failure, and the exporter must not pass it on. (What sending spans at all
-    // costs, against plain tracing, is measured in BENCHMARKS.md.)
+    // The program's own CPU time per call (user + system: the uprobes' traps and BPF runs are
+    // charged to it) is what tracing costs it, and other load on the machine hardly moves it;
+    // its wall time also waits for the CPU, which every other process shares, so it is shown
+    // but not judged. Sending spans, to any receiver, must not add to the CPU time.
     let report: Vec<String> = configs
         .iter()
-        .map(|c| format!("{c}: {:.0} ns/call", median(times[c].clone())))
+        .map(|c| {
+            format!(
+                "{c}: {:.0} ns CPU, {:.0} ns wall",
+                median(cpu[c].clone()),
+                median(wall[c].clone())
+            )
+        })
         .collect();
     eprintln!(
-        "the program's own ns per traced call: {}",
-        report.join(", ")
+        "the program's own cost per traced call: {}",
+        report.join("; ")
     );
-    let healthy = median(times["healthy"].clone());
-    for c in ["down", "500", "slow", "503 then ok"] {
-        let m = median(times[c].clone());
+    let plain = median(cpu["plain"].clone());
+    for c in &configs[1..] {
+        let m = median(cpu[c].clone());
         assert!(
-            m < healthy * 1.25,
-            "{c}: the program's calls cost {m:.0} ns, {healthy:.0} ns with a healthy receiver ({report:?})"
+            m < plain * 1.25,
+            "{c}: a traced call costs the program {m:.0} ns of CPU, {plain:.0} ns without OTLP ({report:?})"
         );
     }
 }
@@ -475,6 +496,11 @@ fn bad_otlp_settings_are_refused_before_tracing() {
             vec!["--otlp"],
             vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
             "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: gosyms sends OTLP/HTTP protobuf only (http/protobuf)",
+        ),
+        (
+            vec!["--otlp-endpoint", "https://127.0.0.1:1"],
+            vec![],
+            "--otlp-endpoint: \"https://127.0.0.1:1\" needs TLS: build gosyms with `--features tls`",
         ),
         (
             vec!["--otlp", "--otlp-header", "novalue"],

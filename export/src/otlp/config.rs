@@ -18,9 +18,7 @@ pub enum ConfigError {
         value: String,
     },
     /// https:// without the `tls` feature.
-    #[error(
-        "{source_name}: {value:?} needs TLS, and this gosyms was built without the `tls` feature"
-    )]
+    #[error("{source_name}: {value:?} needs TLS: build gosyms with `--features tls`")]
     NoTls {
         /// The flag or variable.
         source_name: String,
@@ -302,6 +300,15 @@ mod tests {
             config(None, &[], &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
             Err(ConfigError::Protocol { .. })
         ));
+        let https = config(Some("https://collector:4318"), &[], &[]);
+        if cfg!(feature = "tls") {
+            assert_eq!(
+                https.unwrap().traces_url,
+                "https://collector:4318/v1/traces"
+            );
+        } else {
+            assert!(matches!(https, Err(ConfigError::NoTls { .. })));
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::calls::CallTree;
 use crate::clock::ClockOffsets;
 use crate::EventOutput;
 use crate::{RETURN_NOT_SEEN, STILL_RUNNING};
-use probe::{Event, TraceEvent};
+use probe::TraceEvent;
 use serde_json::Value;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -312,7 +312,8 @@ impl SpanExporter {
 }
 
 impl EventOutput for SpanExporter {
-    fn event(&mut self, ev: &TraceEvent, raw: &Event<'_>, _name: &str) -> io::Result<()> {
+    fn event(&mut self, ev: &TraceEvent, bytes: &[u8], _name: &str) -> io::Result<()> {
+        let raw = &crate::raw(bytes)?;
         let SpanExporter {
             calls,
             ids,

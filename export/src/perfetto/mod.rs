@@ -312,7 +312,8 @@ impl<W: Write> PerfettoWriter<W> {
 }
 
 impl<W: Write> EventOutput for PerfettoWriter<W> {
-    fn event(&mut self, ev: &TraceEvent, raw: &Event<'_>, name: &str) -> io::Result<()> {
+    fn event(&mut self, ev: &TraceEvent, bytes: &[u8], name: &str) -> io::Result<()> {
+        let raw = &crate::raw(bytes)?;
         let track = self.track(raw)?;
         let mut unseen = Vec::new();
         if ev.is_return {
