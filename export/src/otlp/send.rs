@@ -26,7 +26,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ pub(crate) const MAX_ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How often the queue is emptied.
+const POLL: Duration = Duration::from_millis(20);
 /// W3C trace flags "sampled", and "the parent is known not to be remote" (OTLP span flags).
 const SPAN_FLAGS: u32 = 0x01 | 0x100;
 
@@ -149,32 +151,41 @@ impl Sender {
     }
 
     /// Runs until the queue is closed and what was left in it is delivered or given up on.
+    ///
+    /// It takes what is queued every [`POLL`] rather than waiting on the queue: a receiver
+    /// blocked on the queue would be woken (a futex call and a context switch) for every
+    /// span the tracer offers, which cost more than building the span.
     pub(crate) fn run(self, queue: Receiver<SpanRecord>) {
         let mut batch = Vec::with_capacity(self.config.batch_size);
         let mut due: Option<Instant> = None;
+        let poll = POLL
+            .min(self.config.schedule_delay)
+            .max(Duration::from_millis(1));
         loop {
-            let wait = due.map_or(Duration::from_secs(3600), |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            match queue.recv_timeout(wait) {
-                Ok(r) => {
-                    if batch.is_empty() {
-                        due = Some(Instant::now() + self.config.schedule_delay);
+            let closed = loop {
+                match queue.try_recv() {
+                    Ok(r) => {
+                        if batch.is_empty() {
+                            due = Some(Instant::now() + self.config.schedule_delay);
+                        }
+                        batch.push(r);
+                        if batch.len() >= self.config.batch_size {
+                            self.export(&mut batch);
+                            due = None;
+                        }
                     }
-                    batch.push(r);
-                    if batch.len() >= self.config.batch_size {
-                        self.export(&mut batch);
-                        due = None;
-                    }
+                    Err(TryRecvError::Empty) => break false,
+                    Err(TryRecvError::Disconnected) => break true,
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if !batch.is_empty() {
-                        self.export(&mut batch);
-                    }
-                    due = None;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if closed {
+                break;
             }
+            if due.is_some_and(|d| Instant::now() >= d) {
+                self.export(&mut batch);
+                due = None;
+            }
+            std::thread::sleep(poll);
         }
         if !batch.is_empty() {
             self.export(&mut batch);
