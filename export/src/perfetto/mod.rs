@@ -357,3 +357,112 @@ impl<W: Write> EventOutput for PerfettoWriter<W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+    use serde_json::json;
+
+    /// Bytes `Event::parse` reads: a call or return of function 0 on goroutine 7 at depth
+    /// `0x10000 - sp`.
+    fn event_bytes(ts: u64, sp: u64, is_return: bool) -> Vec<u8> {
+        use probe_common::EventHeader;
+        use std::mem::{offset_of, size_of};
+        let mut b = vec![0u8; size_of::<EventHeader>()];
+        let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        put(offset_of!(EventHeader, ts_ns), ts);
+        put(offset_of!(EventHeader, pid_tgid), (42 << 32) | 43);
+        put(offset_of!(EventHeader, goid), 7);
+        put(offset_of!(EventHeader, sp), sp);
+        put(offset_of!(EventHeader, stack_hi), 0x10000);
+        put(offset_of!(EventHeader, cookie), u64::from(is_return));
+        b
+    }
+
+    fn event(ts: u64, is_return: bool, values: serde_json::Value) -> TraceEvent {
+        TraceEvent {
+            is_return,
+            function: 0,
+            ts_ns: ts,
+            pid: 42,
+            tid: 43,
+            goid: Some(7),
+            values,
+            dur_ns: None,
+        }
+    }
+
+    #[test]
+    fn writes_a_trace_perfetto_reads_back() {
+        let clocks = ClockOffsets::measure();
+        let mut w = PerfettoWriter::new(Vec::new(), "prog", clocks);
+        // f calls f, the inner returns; the outer is still running at the end.
+        let calls = [
+            (100, 0xff00, false),
+            (110, 0xfe00, false),
+            (120, 0xfe00, true),
+        ];
+        for (ts, sp, ret) in calls {
+            let v = if ret {
+                json!({"r": 1})
+            } else {
+                json!({"n": ts})
+            };
+            w.event(&event(ts, ret, v), &event_bytes(ts, sp, ret), "main.f")
+                .unwrap();
+        }
+        w.finish(200).unwrap();
+        assert_eq!(
+            w.stats(),
+            PerfettoStats {
+                slices: 2,
+                returned: 1,
+                return_not_seen: 0,
+                still_running: 1
+            }
+        );
+        let trace = protos::Trace::decode(w.get_ref().as_slice()).unwrap();
+        let kinds: Vec<&str> = trace
+            .packet
+            .iter()
+            .map(|p| match &p.data {
+                Some(trace_packet::Data::ClockSnapshot(_)) => "clocks",
+                Some(trace_packet::Data::TrackDescriptor(d)) if d.process.is_some() => "process",
+                Some(trace_packet::Data::TrackDescriptor(_)) => "goroutine",
+                Some(trace_packet::Data::TrackEvent(e)) => match e.r#type {
+                    Some(1) => "begin",
+                    Some(2) => "end",
+                    _ => "?",
+                },
+                None => "?",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "clocks",
+                "process",
+                "goroutine",
+                "begin",
+                "begin",
+                "end",
+                "end"
+            ]
+        );
+        // The name is interned once, in the first begin.
+        let names: Vec<usize> = trace
+            .packet
+            .iter()
+            .map(|p| p.interned_data.as_ref().map_or(0, |i| i.event_names.len()))
+            .collect();
+        assert_eq!(names, [0, 0, 0, 1, 0, 0, 0]);
+        // The last end is the still-running call, at the end of tracing.
+        let last = trace.packet.last().unwrap();
+        assert_eq!(last.timestamp, Some(200));
+        assert!(trace
+            .packet
+            .iter()
+            .all(|p| p.optional_trusted_packet_sequence_id.is_some()));
+    }
+}
