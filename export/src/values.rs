@@ -1,12 +1,16 @@
 //! Argument and result values as OTLP attributes and as Perfetto debug annotations.
 //!
-//! The two functions here are the only code that looks inside a decoded value, so a change in
-//! how `probe` represents values is a change here alone. Values arrive as `probe` writes them
-//! in JSON (README, "JSON output"): objects by name, arrays, strings, numbers, booleans, null.
+//! The two functions here are the only code that looks inside a decoded value, and the rest of
+//! the crate names the type only as [`Decoded`], so a change in how `probe` represents values is
+//! a change here alone. Values arrive as `probe` writes them in JSON (README, "JSON output"):
+//! objects by name, arrays, strings, numbers, booleans, null.
 
 use crate::perfetto::protos::{debug_annotation, DebugAnnotation};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use serde_json::Value;
+
+/// A decoded argument or result, as `probe` gives it (`TraceEvent::values`).
+pub(crate) type Decoded = Value;
 
 /// Deeper values are cut (`probe`'s values are a few levels deep: a pointer to a struct of
 /// slices); a cut value becomes the string `"..."` in Perfetto and is counted as a dropped

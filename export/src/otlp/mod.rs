@@ -25,10 +25,10 @@ pub use config::{ConfigError, OtlpConfig, DEFAULT_ENDPOINT};
 
 use crate::calls::CallTree;
 use crate::clock::ClockOffsets;
+use crate::values::Decoded;
 use crate::EventOutput;
 use crate::{RETURN_NOT_SEEN, STILL_RUNNING};
 use probe::TraceEvent;
-use serde_json::Value;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
@@ -98,7 +98,7 @@ struct OpenSpan {
     pid: u32,
     tid: u32,
     goid: Option<u64>,
-    args: Value,
+    args: Decoded,
 }
 
 /// A finished call, on its way to the sending thread.
@@ -114,13 +114,13 @@ pub(crate) struct SpanRecord {
     pub pid: u32,
     pub tid: u32,
     pub goid: Option<u64>,
-    pub args: Value,
-    pub ret: Option<Value>,
+    pub args: Decoded,
+    pub ret: Option<Decoded>,
     pub end: SpanEnd,
 }
 
 impl OpenSpan {
-    fn finish(self, end_ns: u64, ret: Option<Value>, end: SpanEnd) -> SpanRecord {
+    fn finish(self, end_ns: u64, ret: Option<Decoded>, end: SpanEnd) -> SpanRecord {
         SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,

@@ -278,10 +278,20 @@ impl<W: Write> PerfettoWriter<W> {
         })
     }
 
-    fn annotation(&mut self, name: &str, v: &serde_json::Value) -> DebugAnnotation {
+    /// A decoded value (arguments, results) as an annotation.
+    fn annotation(&mut self, name: &str, v: &values::Decoded) -> DebugAnnotation {
         let interned = &mut self.interned;
         let name = interned.annotation_name(name);
         values::annotation(Some(name), v, &mut |k| interned.annotation_name(k))
+    }
+
+    /// An annotation of gosyms' own (a thread id, a note).
+    fn scalar(&mut self, name: &str, value: debug_annotation::Value) -> DebugAnnotation {
+        DebugAnnotation {
+            name_field: Some(self.interned.annotation_name(name)),
+            value: Some(value),
+            ..Default::default()
+        }
     }
 
     fn slice_end(
@@ -304,7 +314,10 @@ impl<W: Write> PerfettoWriter<W> {
     /// Ends slices whose return was not seen (innermost first) at `ts_ns`, marked.
     fn end_incomplete(&mut self, tracks: Vec<u64>, ts_ns: u64, why: &str) -> io::Result<()> {
         for track in tracks {
-            let mark = self.annotation("incomplete", &serde_json::Value::from(why));
+            let mark = self.scalar(
+                "incomplete",
+                debug_annotation::Value::StringValue(why.into()),
+            );
             self.slice_end(track, ts_ns, vec![mark])?;
         }
         Ok(())
@@ -334,7 +347,7 @@ impl<W: Write> EventOutput for PerfettoWriter<W> {
         self.stats.slices += 1;
         let iid = self.interned.function(ev.function, name);
         let args = self.annotation("args", &ev.values);
-        let tid = self.annotation("tid", &serde_json::Value::from(ev.tid));
+        let tid = self.scalar("tid", debug_annotation::Value::UintValue(ev.tid.into()));
         self.track_event(
             ev.ts_ns,
             TrackEvent {
