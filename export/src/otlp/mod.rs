@@ -9,7 +9,7 @@
 //! The tracer's thread only builds a small record per finished call and offers it to a bounded
 //! queue ([`std::sync::mpsc::sync_channel`], `try_send`): when the queue is full the span is
 //! dropped and counted, so a slow or dead receiver never slows the traced program. A thread of
-//! its own ([`send`]) turns records into OTLP messages, batches them, posts them and retries.
+//! its own (`send.rs`) turns records into OTLP messages, batches them, posts them and retries.
 //!
 //! Attributes (README, "OpenTelemetry"): `code.function.name`, `thread.id`,
 //! `gosyms.goroutine.id`, `gosyms.arg.NAME` and `gosyms.ret.NAME` (nested values flattened
