@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the Go toolchains, builds the test matrix,
-# fetches the real Go 1.16-1.18 binaries (all cached under ${GOSYMS_CACHE:-~/.cache/gosyms}),
-# checks that the committed eBPF objects and table of standard-library signatures match their
-# sources, then checks formatting and lints and runs every test. The tracing tests need root (or
-# CAP_BPF and CAP_PERFMON); the arm64 ones run in an emulated machine that testdata/arm64-vm.sh
-# sets up (tests/tests/arm64_vm.rs).
+# fetches the real Go 1.16-1.18 binaries and Perfetto's Python package (all cached under
+# ${GOSYMS_CACHE:-~/.cache/gosyms}), checks that the committed eBPF objects and table of
+# standard-library signatures match their sources, then checks formatting and lints and runs
+# every test. The tracing tests need root (or CAP_BPF and CAP_PERFMON); the arm64 ones run in an
+# emulated machine that testdata/arm64-vm.sh sets up (tests/tests/arm64_vm.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,6 +29,8 @@ fi
 bash testdata/install-toolchains.sh >&2
 bash testdata/build-matrix.sh >&2
 bash testdata/fetch-real-binaries.sh >/dev/null
+# Perfetto's Python package, to read the traces `--format perfetto` writes (pinned, in a venv).
+bash testdata/install-python-tools.sh >&2
 # Rebuilds the eBPF objects from source (installing nightly rust-src and bpf-linker) and fails
 # if a committed probe/gosyms-probe*.bpf.o is stale.
 bash probe-ebpf/build.sh --check

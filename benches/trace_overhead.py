@@ -14,6 +14,9 @@ calls) stripped, and runs it:
   bpftrace, entry+RET   plus the results at every RET
   gosyms, entry         `gosyms trace --no-returns` (arguments and the string), when it has it
   gosyms, entry+RET     `gosyms trace` (arguments, string, results, durations)
+  gosyms --otlp-endpoint, entry+RET
+                        the same as OpenTelemetry spans to an OTLP/HTTP receiver running beside it
+                        (tests/src/bin/otlp-receiver.rs, built here), instead of JSON to a file
 
 Configurations alternate within each round (ROUNDS of them, after a shorter warm-up round); the
 tables give medians. Overhead is traced minus untraced ns per call; the ratio compares gosyms
@@ -28,7 +31,7 @@ Every tracefs probe it creates is removed on exit, also after an error or Ctrl-C
 Usage: sudo python3 benches/trace_overhead.py
 Environment: ROUNDS (5), CALLS (loop calls per run, 100000), RATE_CALLS (300000),
 ATTACH_COUNTS (100,1000,10000; empty to skip), STATS_ROUNDS (3), GO_VERSIONS (1.27.3; add 1.15
-for the stack ABI).
+for the stack ABI), OTLP (1; 0 to leave out the OTLP rows).
 """
 import json
 import os
@@ -50,6 +53,7 @@ RATE_CALLS = int(os.environ.get("RATE_CALLS", "300000"))
 STATS_ROUNDS = int(os.environ.get("STATS_ROUNDS", "3"))
 ATTACH_COUNTS = [int(x) for x in os.environ.get("ATTACH_COUNTS", "100,1000,10000").split(",") if x]
 GO_VERSIONS = [v for v in os.environ.get("GO_VERSIONS", "1.27.3").split(",") if v]
+OTLP = os.environ.get("OTLP", "1") != "0"
 SIGNATURE = "main.Target(n int, s string, v any) (int, error)"
 TRACEFS = "/sys/kernel/tracing"
 GROUP = "gosyms_bench"
@@ -118,6 +122,7 @@ class Tracefs:
 
 
 TRACEFS_STATE = Tracefs()
+RECEIVER = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,12 +270,35 @@ def run_tracer(cmd, stats=False):
 
 
 def parse_gosyms(stderr):
-    m = re.search(r"stopped \([^)]*\): (\d+) events? written, (\d+) dropped", stderr)
+    m = re.search(r"stopped \([^)]*\): (\d+) events? (?:written|read), (\d+) dropped", stderr)
     a = re.search(r"with (\d+) uprobes? \(program loaded in \d+ ms, attached in (\d+) ms\)", stderr)
     if not m:
         raise RuntimeError(f"no summary from gosyms: {stderr[-1000:]}")
-    return {"events": int(m.group(1)), "drops": int(m.group(2)),
+    info = {"events": int(m.group(1)), "drops": int(m.group(2)),
             "uprobes": int(a.group(1)) if a else None, "attach_ms": int(a.group(2)) if a else None}
+    o = re.search(r"OTLP: (\d+) spans?: (\d+) exported to \S+, (\d+) dropped \(queue full\), "
+                  r"(\d+) failed", stderr)
+    if o:
+        info.update(spans=int(o.group(1)), exported=int(o.group(2)), span_drops=int(o.group(3)),
+                    span_failed=int(o.group(4)))
+    return info
+
+
+class OtlpReceiver:
+    """tests/src/bin/otlp-receiver.rs in its own process: decodes every export with the
+    OpenTelemetry project's types, as a collector would, and counts the spans."""
+
+    def __init__(self):
+        sh(["cargo", "build", "--release", "-q", "-p", "gosyms-tests", "--bin", "otlp-receiver"], cwd=ROOT)
+        self.p = subprocess.Popen([os.path.join(ROOT, "target", "release", "otlp-receiver")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.url = self.p.stdout.readline().strip()
+
+    def close(self):
+        self.p.stdin.close()
+        count = self.p.stdout.readline().strip()
+        self.p.wait()
+        return int(count or 0)
 
 
 def make_configs(gosyms, binary, p, work, no_returns_flag):
@@ -309,16 +337,17 @@ def make_configs(gosyms, binary, p, work, no_returns_flag):
             return loop_result(o), {"events": lines, "drops": lost, "bpf": bpf, "cpu": cpu}
         return run
 
-    def gos(extra):
+    def gos(extra, output=True):
         def run(n, stats=False, buffer_mib=None):
-            cmd = [gosyms, "trace", "--format", "json", "-o", events] + extra
+            cmd = [gosyms, "trace"] + (["--format", "json", "-o", events] if output else []) + extra
             if buffer_mib:
                 cmd += ["--buffer-mib", str(buffer_mib)]
             cmd += [SIGNATURE, "--", binary, str(n)]
             start = time.perf_counter()
             o, e, bpf, cpu = run_tracer(cmd, stats)
             wall = time.perf_counter() - start
-            os.unlink(events)
+            if output:
+                os.unlink(events)
             info = parse_gosyms(e)
             info.update(bpf=bpf, wall=wall, cpu=cpu)
             return loop_result(o), info
@@ -330,6 +359,9 @@ def make_configs(gosyms, binary, p, work, no_returns_flag):
     if no_returns_flag:
         configs.append(("gosyms trace", "entry", gos(["--no-returns"])))
     configs.append(("gosyms trace", "entry+RET", gos([])))
+    if RECEIVER:
+        configs.append(("gosyms trace --otlp-endpoint", "entry+RET",
+                        gos(["--otlp-endpoint", RECEIVER.url], output=False)))
     return configs
 
 
@@ -343,6 +375,7 @@ def per_call(gosyms, version, work, no_returns_flag):
     p = plan(gosyms, binary)
     configs = make_configs(gosyms, binary, p, work, no_returns_flag)
     results = {(c[0], c[1]): [] for c in configs}
+    cpu = {(c[0], c[1]): [] for c in configs}
     extras = {(c[0], c[1]): [] for c in configs}
     log(f"go {version}: entry probe at file offset {p['entry_probe']['file_offset']:#x}, "
         f"{len(p['returns'])} RETs, {p['abi']} ABI; {len(configs)} configurations, "
@@ -354,13 +387,16 @@ def per_call(gosyms, version, work, no_returns_flag):
         for tool, points, run in configs:
             res, info = run(CALLS)
             results[(tool, points)].append(res["ns_per_call"])
+            cpu[(tool, points)].append(res["cpu_ns_per_call"])
             extras[(tool, points)].append(info)
             if info.get("drops"):
                 log(f"  {tool} {points}: {info['drops']} dropped")
         loads.append(uptime())
         log(f"  round {rnd + 1}/{ROUNDS} done (load {loads[-1]})")
     med = {k: statistics.median(v) for k, v in results.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
     base = med[("untraced", "-")]
+    cbase = cmed[("untraced", "-")]
     rows = []
     for tool, points, _ in configs:
         k = (tool, points)
@@ -368,18 +404,27 @@ def per_call(gosyms, version, work, no_returns_flag):
         floor = med.get(("floor (tracefs)", points))
         fo = floor - base if floor is not None else None
         vs_floor = f"{ov / fo:.2f}x" if tool != "untraced" and fo else "-"
+        cov = cmed[k] - cbase
+        cfloor = cmed.get(("floor (tracefs)", points))
+        cvs_floor = f"{cov / (cfloor - cbase):.2f}x" if tool != "untraced" and cfloor else "-"
         drops = sum(x.get("drops", 0) or 0 for x in extras[k])
+        span_drops = sum(x.get("span_drops", 0) + x.get("span_failed", 0) for x in extras[k])
         events = [x.get("events") for x in extras[k] if x.get("events") is not None]
         rows.append([tool, points, f"{med[k]:,.0f}" if med[k] >= 100 else f"{med[k]:.2f}",
                      f"{min(results[k]):,.0f}-{max(results[k]):,.0f}" if med[k] >= 100 else
                      f"{min(results[k]):.2f}-{max(results[k]):.2f}",
                      "-" if tool == "untraced" else f"{ov:,.0f}", vs_floor,
+                     f"{cmed[k]:,.0f}" if cmed[k] >= 100 else f"{cmed[k]:.2f}",
+                     "-" if tool == "untraced" else f"{cov:,.0f}", cvs_floor,
                      "-" if not events else f"{statistics.median(events):,.0f}",
-                     "-" if tool in ("untraced", "floor (tracefs)") else str(drops)])
+                     "-" if tool in ("untraced", "floor (tracefs)") else
+                     str(drops) + (f" (spans lost: {span_drops})" if "otlp" in tool else "")])
     print(f"\n### Go {version}, {p['abi']} ABI: {CALLS:,} calls per run, median of {ROUNDS} interleaved rounds\n")
     print(f"Load average (1, 5, 15 min) during the rounds: {loads[0]} at the start, {loads[-1]} at the end.\n")
-    print("| tracer | probes | ns/call | range | overhead ns/call | overhead vs floor | events/run | dropped (all runs) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("Wall time per call, and the CPU time (user + system) the kernel charged the traced program "
+          "per call, which other load on the machine hardly moves.\n")
+    print("| tracer | probes | ns/call | range | overhead ns/call | overhead vs floor | CPU ns/call | CPU overhead ns/call | CPU overhead vs floor | events/run | dropped (all runs) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print()
@@ -394,6 +439,14 @@ def per_call(gosyms, version, work, no_returns_flag):
         print(f"- {points}: gosyms overhead {gv:,.0f} ns = {gv / fv:.3f}x the floor's {fv:,.0f} ns "
               f"(target at most 1.10x: {'met' if gv <= 1.1 * fv else 'missed'}); bpftrace {bv:,.0f} ns, "
               f"gosyms/bpftrace {gv / bv:.3f}x (target below 1: {'met' if gv < bv else 'missed'}).")
+    if ("gosyms trace --otlp-endpoint", "entry+RET") in med:
+        for what, m, b in (("wall", med, base), ("CPU", cmed, cbase)):
+            ov = m[("gosyms trace --otlp-endpoint", "entry+RET")] - b
+            gv = m[("gosyms trace", "entry+RET")] - b
+            fv = m[("floor (tracefs)", "entry+RET")] - b
+            print(f"- entry+RET with --otlp-endpoint, {what} time: overhead {ov:,.0f} ns = "
+                  f"{ov / gv:.3f}x plain `gosyms trace` ({gv:,.0f} ns) and {ov / fv:.3f}x the floor "
+                  f"({fv:,.0f} ns).")
     return binary, p, configs
 
 
@@ -427,18 +480,23 @@ def bpf_run_time(configs):
 
 
 def rate(configs):
-    run = dict(((c[0], c[1]), c[2]) for c in configs)[("gosyms trace", "entry+RET")]
+    runs = dict(((c[0], c[1]), c[2]) for c in configs)
     print(f"\nEvents per second without drops: `gosyms trace` (arguments, string, results) on "
           f"{RATE_CALLS:,} calls, one event per call and one per return; rate = events / wall time "
           f"of the traced loop. gosyms CPU = the"
           f" tracer's own user+sys time (sampled every 50 ms, without the traced loop) per event.\n")
-    print("| --buffer-mib | events | dropped | loop wall s | events/s | ns/call | gosyms CPU ns/event |")
-    print("|---|---|---|---|---|---|---|")
-    for mib in (16, 64):
-        res, info = run(RATE_CALLS, buffer_mib=mib)
+    print("| output | --buffer-mib | events | dropped | spans exported / dropped / failed | loop wall s | events/s | ns/call | gosyms CPU ns/event |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = [("JSON file", "gosyms trace", 16), ("JSON file", "gosyms trace", 64)]
+    if ("gosyms trace --otlp-endpoint", "entry+RET") in runs:
+        rows.append(("OTLP spans", "gosyms trace --otlp-endpoint", 16))
+    for output, tool, mib in rows:
+        res, info = runs[(tool, "entry+RET")](RATE_CALLS, buffer_mib=mib)
         cpu = info["cpu"]
         wall = res["loop_ns"] / 1e9
-        print(f"| {mib} | {info['events']:,} | {info['drops']:,} | {wall:.2f} | "
+        spans = (f"{info['exported']:,} / {info['span_drops']:,} / {info['span_failed']:,}"
+                 if "spans" in info else "-")
+        print(f"| {output} | {mib} | {info['events']:,} | {info['drops']:,} | {spans} | {wall:.2f} | "
               f"{info['events'] / wall:,.0f} | {res['ns_per_call']:,.0f} | "
               f"{cpu * 1e9 / max(info['events'], 1):,.0f} |")
 
@@ -506,6 +564,9 @@ def main():
         help_text = sh([gosyms, "trace", "--help"], capture_output=True, text=True).stdout
         no_returns_flag = "--no-returns" in help_text
         TRACEFS_STATE.ready()
+        global RECEIVER
+        if OTLP:
+            RECEIVER = OtlpReceiver()
         print(f"Machine: {machine()}; gosyms {rev}; {bt_version}; load average at the start {uptime()}.")
         configs = None
         for version in GO_VERSIONS:
@@ -519,6 +580,8 @@ def main():
         print(f"\nLoad average at the end: {uptime()}.")
     finally:
         TRACEFS_STATE.cleanup()
+        if RECEIVER:
+            log(f"the OTLP receiver got {RECEIVER.close():,} spans in all")
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -6,15 +6,23 @@
 //! are detached first and the ring buffer drained after, so that every probe hit is written
 //! or counted: dropped (ring buffer full), not written (after `--max-events`, or once the
 //! output is closed), or undecodable.
+//!
+//! Events go to at most one file output (JSON Lines, text or Perfetto) and, with `--otlp`, to
+//! an OTLP exporter; all of them are [`EventOutput`]s.
 
 use crate::spawn::{self, Child};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
+use export::clock::ClockOffsets;
+use export::otlp::{OtlpConfig, Program, SpanExporter};
+use export::perfetto::PerfettoWriter;
+use export::EventOutput;
 use pclntab::GoBinary;
 use probe::{
     AttachPoint, DecodedFunction, Decoder, DynTypes, FunctionCapture, GoroutineAccess, Limits,
     Refused, Scope, SiteKind, TraceEvent, Tracer,
 };
+use serde::Serialize;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::num::{NonZeroU32, NonZeroU64};
@@ -29,6 +37,8 @@ pub enum Format {
     Json,
     /// One readable line per event (the default on a terminal).
     Text,
+    /// Perfetto's protobuf trace, for ui.perfetto.dev (needs -o FILE, or stdout not a terminal).
+    Perfetto,
 }
 
 #[derive(Args)]
@@ -82,6 +92,20 @@ pub struct TraceArgs {
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, default_value_t = 16, value_parser = parse_ring)]
     buffer_mib: u32,
+    /// Send each call as an OpenTelemetry span to this OTLP/HTTP endpoint (a base URL: spans
+    /// are posted to URL/v1/traces, as with OTEL_EXPORTER_OTLP_ENDPOINT).
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// Send spans to the endpoint in OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+    /// OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318).
+    #[arg(long)]
+    otlp: bool,
+    /// An OTLP request header (repeatable), on top of OTEL_EXPORTER_OTLP_HEADERS.
+    #[arg(long, value_name = "NAME=VALUE")]
+    otlp_header: Vec<String>,
+    /// The spans' service.name (default: OTEL_SERVICE_NAME, else the binary's main module).
+    #[arg(long, value_name = "NAME")]
+    service_name: Option<String>,
 }
 
 fn parse_ring(s: &str) -> Result<u32, String> {
@@ -130,9 +154,19 @@ enum Target {
 }
 
 impl TraceArgs {
+    fn otlp_enabled(&self) -> bool {
+        self.otlp || self.otlp_endpoint.is_some()
+    }
+
+    /// Whether events are written to a file or stdout: always, unless spans are sent and
+    /// neither an output nor a format was asked for.
+    fn writes_events(&self) -> bool {
+        !self.otlp_enabled() || self.output.is_some() || self.format.is_some() || self.json
+    }
+
     /// Whether events go to stdout (no `-o`, or `-o -`).
     fn events_to_stdout(&self) -> bool {
-        self.output.as_deref().is_none_or(|p| p == Path::new("-"))
+        self.writes_events() && self.output.as_deref().is_none_or(|p| p == Path::new("-"))
     }
 
     fn format(&self) -> Format {
@@ -146,6 +180,12 @@ impl TraceArgs {
 
     /// Opens where the events go: checked before anything is attached or started.
     fn open_output(&self) -> Result<Box<dyn Write>> {
+        if self.format() == Format::Perfetto
+            && self.events_to_stdout()
+            && io::stdout().is_terminal()
+        {
+            bail!("--format perfetto writes a binary trace: give -o FILE");
+        }
         match &self.output {
             Some(p) if p != Path::new("-") => Ok(Box::new(
                 std::fs::File::create(p).with_context(|| p.display().to_string())?,
@@ -427,13 +467,39 @@ impl ProcessWatch {
     }
 }
 
+/// JSON Lines, or text.
+struct Lines {
+    out: io::BufWriter<Box<dyn Write>>,
+    text: bool,
+}
+
+impl EventOutput for Lines {
+    fn event(&mut self, ev: &TraceEvent, _bytes: &[u8], name: &str) -> io::Result<()> {
+        if self.text {
+            write_text(&mut self.out, ev, name)
+        } else {
+            write_json(&mut self.out, ev, name)
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self, _now_ns: u64) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Decodes events and writes them, counting what is written and what is not.
 struct EventSink<'a, 'data> {
-    out: io::BufWriter<Box<dyn Write>>,
-    format: Format,
+    /// JSON Lines, text or Perfetto, unless only spans are sent.
+    file: Option<Box<dyn EventOutput>>,
+    /// OTLP spans.
+    spans: Option<SpanExporter>,
     decoder: Decoder<'a, 'data>,
     max_events: Option<u64>,
-    /// Events written.
+    /// Events written (or, without a file output, turned into spans).
     written: u64,
     /// Of those, the ones not yet flushed (lost if the output turns out to be closed).
     unflushed: u64,
@@ -451,15 +517,15 @@ struct EventSink<'a, 'data> {
 
 impl<'a, 'data> EventSink<'a, 'data> {
     fn new(
-        out: Box<dyn Write>,
-        format: Format,
+        file: Option<Box<dyn EventOutput>>,
+        spans: Option<SpanExporter>,
         decoder: Decoder<'a, 'data>,
         functions: usize,
         max_events: Option<u64>,
     ) -> Self {
         EventSink {
-            out: io::BufWriter::with_capacity(1 << 16, out),
-            format,
+            file,
+            spans,
             decoder,
             max_events,
             written: 0,
@@ -500,9 +566,13 @@ impl<'a, 'data> EventSink<'a, 'data> {
             *c += 1;
         }
         let name = self.decoder.name(ev.function);
-        let r = match self.format {
-            Format::Json => write_json(&mut self.out, ev, name),
-            Format::Text => write_text(&mut self.out, &ev, name),
+        if let Some(spans) = &mut self.spans {
+            // Never fails: spans that cannot be sent are counted by the exporter.
+            let _ = spans.event(&ev, bytes, name);
+        }
+        let r = match &mut self.file {
+            Some(f) => f.event(&ev, bytes, name),
+            None => Ok(()),
         };
         match r {
             Ok(()) => {
@@ -510,6 +580,23 @@ impl<'a, 'data> EventSink<'a, 'data> {
                 self.unflushed += 1;
             }
             Err(e) => self.fail(e, 1),
+        }
+    }
+
+    /// Tracing is over: calls still open end now (Perfetto slices, spans).
+    fn finish(&mut self) {
+        let now = export::clock::monotonic_now();
+        if let Some(spans) = &mut self.spans {
+            let _ = spans.finish(now);
+        }
+        if self.write_error.is_some() {
+            return;
+        }
+        if let Some(Err(e)) = self.file.as_mut().map(|f| f.finish(now)) {
+            self.fail(e, 0);
+        }
+        if self.write_error.is_none() {
+            self.unflushed = 0;
         }
     }
 
@@ -526,7 +613,7 @@ impl<'a, 'data> EventSink<'a, 'data> {
         if self.write_error.is_some() {
             return;
         }
-        match self.out.flush() {
+        match self.file.as_mut().map_or(Ok(()), |f| f.flush()) {
             Ok(()) => self.unflushed = 0,
             Err(e) => self.fail(e, 0),
         }
@@ -559,8 +646,15 @@ fn trace_binary(
     let mut notes = Notes::default();
     let set = probe_set(&plans, bin, a, &mut notes)?;
     notes.print(3);
-    let format = a.format();
-    let out = a.open_output()?;
+    let otlp = a
+        .otlp_enabled()
+        .then(|| {
+            OtlpConfig::new(a.otlp_endpoint.as_deref(), &a.otlp_header, |k| {
+                std::env::var(k).ok()
+            })
+        })
+        .transpose()?;
+    let out = a.writes_events().then(|| a.open_output()).transpose()?;
 
     spawn::install_signal_handlers()?;
     let load_start = Instant::now();
@@ -607,13 +701,43 @@ fn trace_binary(
         attach_time.as_millis()
     );
 
+    // The running file (through /proc/PID/exe with --pid).
+    let executable = std::fs::read_link(path).unwrap_or_else(|_| path.to_path_buf());
+    let clocks = ClockOffsets::measure();
+    let file: Option<Box<dyn EventOutput>> = out.map(|out| {
+        let out = io::BufWriter::with_capacity(1 << 16, out);
+        match a.format() {
+            Format::Perfetto => {
+                let name = executable.file_name().unwrap_or_default().to_string_lossy();
+                Box::new(PerfettoWriter::new(out, &name, clocks)) as Box<dyn EventOutput>
+            }
+            format => Box::new(Lines {
+                out,
+                text: format == Format::Text,
+            }),
+        }
+    });
+    let spans = match otlp {
+        Some(config) => {
+            let names = set.functions.iter().map(|f| f.name.clone()).collect();
+            let program = program_info(bin, a, &executable);
+            Some(
+                SpanExporter::start(config, program, names, clocks)
+                    .context("starting the OTLP exporter")?,
+            )
+        }
+        None => None,
+    };
     let decoder = Decoder::new(bin, set.functions, set.dyn_types);
     let max_events = a.max_events.map(NonZeroU64::get);
-    let mut sink = EventSink::new(out, format, decoder, plans.len(), max_events);
+    let mut sink = EventSink::new(file, spans, decoder, plans.len(), max_events);
     let start = Instant::now();
     let stop = loop {
         tracer.poll(Duration::from_millis(50), |bytes| sink.take(bytes))?;
         sink.flush();
+        if let Some(e) = sink.spans.as_ref().and_then(SpanExporter::take_first_error) {
+            eprintln!("gosyms: OTLP export: {e} (spans that cannot be delivered are counted)");
+        }
         if let Some(stop) = sink.stop() {
             break stop;
         }
@@ -641,6 +765,7 @@ fn trace_binary(
     let detach_time = detach_start.elapsed();
     while tracer.drain(&mut |bytes| sink.take(bytes)) > 0 {}
     sink.flush();
+    sink.finish();
     let drops = tracer.drops();
     drop(tracer);
     eprintln!(
@@ -649,6 +774,9 @@ fn trace_binary(
         detach_time.as_millis()
     );
     summary(&sink, drops, &stop, !a.no_returns);
+    if let Some(spans) = sink.spans.take() {
+        otlp_summary(&spans.shutdown());
+    }
     if let (Stop::OutputFailed, Some(e)) = (&stop, sink.write_error.take()) {
         return Err(e).context("writing events");
     }
@@ -678,8 +806,13 @@ fn wait_for_command(mut ch: Child, stop: &Stop) -> Result<ExitCode> {
 fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
     let mut e = io::stderr().lock();
     let mut line = format!(
-        "gosyms: stopped ({stop}): {} written, {drops} dropped (ring buffer full)",
-        count(sink.written as usize, "event", "events")
+        "gosyms: stopped ({stop}): {} {}, {drops} dropped (ring buffer full)",
+        count(sink.written as usize, "event", "events"),
+        if sink.file.is_some() {
+            "written"
+        } else {
+            "read"
+        }
     );
     for (n, why) in [
         (sink.over_limit, "not written (--max-events)"),
@@ -735,10 +868,46 @@ fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
     }
 }
 
-/// One event on the wire (README.md, "JSON output"): fields in this order.
-#[derive(serde::Serialize)]
-struct EventLine<'a> {
-    event: &'static str,
+/// What the resource says about the program: names from the build info.
+fn program_info(bin: &GoBinary<'_>, a: &TraceArgs, executable: &Path) -> Program {
+    let info = bin.build_info.as_ref();
+    let main = info
+        .and_then(|b| b.main.as_ref())
+        .filter(|m| !m.path.is_empty());
+    Program {
+        service_name: a.service_name.clone(),
+        main_module: main
+            .map(|m| m.path.clone())
+            .or_else(|| info.and_then(|b| b.path.clone()))
+            .filter(|p| !p.is_empty()),
+        service_version: main
+            .map(|m| m.version.clone())
+            .filter(|v| !v.is_empty() && v != "(devel)"),
+        executable_path: executable.display().to_string(),
+        go_version: info.map(|b| b.go_version.clone()),
+    }
+}
+
+/// Where the spans went.
+fn otlp_summary(r: &export::otlp::ExportReport) {
+    let mut line = format!(
+        "gosyms: OTLP: {}: {} exported to {}, {} dropped (queue full), {} failed (receiver errors)",
+        count(r.spans as usize, "span", "spans"),
+        r.exported,
+        r.traces_url,
+        r.dropped,
+        r.failed
+    );
+    if let Some(e) = &r.last_error {
+        line.push_str(&format!("; last error: {e}"));
+    }
+    eprintln!("{line}");
+}
+
+/// One event as a JSON object on one line (the wire form: README, "JSON output").
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    event: &'a str,
     #[serde(rename = "fn")]
     function: &'a str,
     ts_ns: u64,
@@ -754,18 +923,22 @@ struct EventLine<'a> {
     dur_ns: Option<Option<u64>>,
 }
 
-/// One event as a JSON object on one line.
-fn write_json(out: &mut impl Write, ev: TraceEvent, name: &str) -> io::Result<()> {
-    let line = EventLine {
-        event: if ev.is_return { "return" } else { "call" },
+fn write_json(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<()> {
+    let (event, args, ret, dur_ns) = if ev.is_return {
+        ("return", None, Some(&ev.values), Some(ev.dur_ns))
+    } else {
+        ("call", Some(&ev.values), None, None)
+    };
+    let line = JsonEvent {
+        event,
         function: name,
         ts_ns: ev.ts_ns,
         pid: ev.pid,
         tid: ev.tid,
         goid: ev.goid,
-        args: (!ev.is_return).then_some(&ev.values),
-        ret: ev.is_return.then_some(&ev.values),
-        dur_ns: ev.is_return.then_some(ev.dur_ns),
+        args,
+        ret,
+        dur_ns,
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

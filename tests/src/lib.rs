@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod bpf;
+pub mod otlp;
 
 /// The cache the testdata scripts fill (`GOSYMS_CACHE`, default `~/.cache/gosyms`).
 pub fn cache() -> PathBuf {
@@ -228,6 +229,18 @@ pub fn matrix_binary(release: &str, target: &str, variant: &str) -> PathBuf {
     assert!(
         p.exists(),
         "{} missing: run testdata/build-matrix.sh (the README test command does)",
+        p.display()
+    );
+    p
+}
+
+/// The Python of the venv that `testdata/install-python-tools.sh` makes: it has Perfetto's
+/// Python package (with its compiled trace definitions) and `protobuf`.
+pub fn perfetto_python() -> PathBuf {
+    let p = cache().join("venv-perfetto/bin/python");
+    assert!(
+        p.exists(),
+        "{} missing: run testdata/install-python-tools.sh (the README test command does)",
         p.display()
     );
     p
