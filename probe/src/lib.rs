@@ -298,6 +298,7 @@ impl Tracer {
             .map_err(|_| TraceError::Unsupported("too many types".into()))?;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("SPECS", n)
+            .map_max_entries("FILTERS", n)
             .map_max_entries("TYPES", ntypes)
             .map_max_entries("EVENTS", ring_bytes)
             .load(PROGRAM)
@@ -322,6 +323,18 @@ impl Tracer {
                 array
                     .set(i as u32, *s, 0)
                     .map_err(bpf("writing a probe spec"))?;
+            }
+        }
+        {
+            let map = ebpf
+                .map_mut("FILTERS")
+                .ok_or_else(|| TraceError::Unsupported("map FILTERS missing".into()))?;
+            let mut array: Array<_, probe_common::SpecFilter> =
+                Array::try_from(map).map_err(bpf("map FILTERS"))?;
+            for i in 0..specs.len() {
+                array
+                    .set(i as u32, probe_common::SpecFilter::pass(), 0)
+                    .map_err(bpf("writing a filter"))?;
             }
         }
         // One link for every probe when the kernel has uprobe_multi (6.6+); otherwise aya
