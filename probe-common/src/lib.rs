@@ -411,8 +411,10 @@ pub struct Leaf {
     pub size: u8,
     /// Strings: the number of the read that holds the string's bytes.
     pub read: u8,
+    /// Bits the word is shifted right by first (a field inside an 8-aligned word of a read).
+    pub shift: u8,
     /// Padding.
-    pub pad: [u8; 5],
+    pub pad: [u8; 4],
     /// The integer literal (sign-extended to 64 bits), or the string literal's length.
     pub literal: u64,
     /// The string literal, zero-padded.
@@ -426,7 +428,8 @@ impl Leaf {
         op: 0,
         size: 0,
         read: 0,
-        pad: [0; 5],
+        shift: 0,
+        pad: [0; 4],
         literal: 0,
         text: [0; MAX_LITERAL / 8],
     };

@@ -77,6 +77,7 @@ unsafe fn compare(s: &mut Scratch, sp: u64, l: &Leaf) -> bool {
     let Some(v) = value(s, sp, &l.value) else {
         return false;
     };
+    let v = v >> (l.shift & 63);
     let op = l.op;
     if op >= OP_STR_EQ {
         let len = v;

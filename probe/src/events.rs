@@ -4,6 +4,7 @@
 use crate::decode::Captured;
 use crate::dynamic::DynTypes;
 use crate::spec::ProbeValues;
+use crate::stack::{StackFrame, Symbolizer};
 use crate::typenames::TypeNames;
 use crate::value::Values;
 use pclntab::GoBinary;
@@ -49,6 +50,9 @@ pub struct Event<'b> {
     /// Everything captured after the header: the stack copy, then each read's bytes, each
     /// starting at a multiple of 8.
     pub data: &'b [u8],
+    /// The call stack's return addresses (`--stack`), 8 bytes each, innermost first: the last
+    /// bytes of `data`.
+    pub frames: &'b [u8],
 }
 
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
@@ -91,6 +95,8 @@ impl<'b> Event<'b> {
         let data_len = u32_at(b, offset_of!(EventHeader, data_len))? as usize;
         let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
         let pid_tgid = field(offset_of!(EventHeader, pid_tgid))?;
+        let nframes = usize::from(*b.get(offset_of!(EventHeader, nframes))?);
+        let frames = data.get(data.len().checked_sub(8 * nframes)?..)?;
         Some(Event {
             ts_ns: field(offset_of!(EventHeader, ts_ns))?,
             pid: (pid_tgid >> 32) as u32,
@@ -109,7 +115,21 @@ impl<'b> Event<'b> {
             ndyn,
             stack: data.get(..stack_len)?,
             data,
+            frames,
         })
+    }
+
+    /// The call stack's return addresses, innermost first.
+    pub fn frame_pcs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.frames
+            .chunks_exact(8)
+            .filter_map(|c| Some(u64::from_le_bytes(c.try_into().ok()?)))
+    }
+
+    /// The load bias of the process (0 unless PIE), for a function whose entry is at link-time
+    /// `entry`.
+    pub fn bias(&self, entry: u64) -> u64 {
+        self.ip.wrapping_sub(entry).wrapping_sub(self.site_offset)
     }
 
     /// The memory reads, split, for a function whose entry is at link-time `entry`.
@@ -135,7 +155,7 @@ impl<'b> Event<'b> {
             reads,
             dyn_types: self.dyn_type.get(..self.ndyn).unwrap_or_default(),
             dyn_first: self.dyn_first.get(..self.ndyn).unwrap_or_default(),
-            bias: self.ip.wrapping_sub(entry).wrapping_sub(self.site_offset),
+            bias: self.bias(entry),
         }
     }
 
@@ -251,6 +271,8 @@ pub struct TraceEvent {
     pub values: Values,
     /// Time since the paired call (returns).
     pub dur_ns: Option<u64>,
+    /// The Go call stack, innermost first (calls, with `--stack`).
+    pub stack: Option<Vec<StackFrame>>,
 }
 
 /// One traced function, as the decoder needs it.
@@ -275,6 +297,8 @@ pub struct Decoder<'a, 'data> {
     pub pairing: Pairing,
     /// Events too short to parse (never expected).
     pub malformed: u64,
+    /// Symbolizes call stacks, when they are captured.
+    stacks: Option<Symbolizer<'a, 'data>>,
 }
 
 impl<'a, 'data> Decoder<'a, 'data> {
@@ -286,7 +310,24 @@ impl<'a, 'data> Decoder<'a, 'data> {
             types,
             pairing: Pairing::default(),
             malformed: 0,
+            stacks: None,
         }
+    }
+
+    /// Calls carry their call stack (`--stack`).
+    pub fn with_stacks(mut self, bin: &'a GoBinary<'data>) -> Self {
+        self.stacks = Some(Symbolizer::new(bin));
+        self
+    }
+
+    /// The dynamic types, with their recipes.
+    pub fn types(&self) -> &DynTypes {
+        &self.types
+    }
+
+    /// How many functions there are.
+    pub fn functions(&self) -> usize {
+        self.functions.len()
     }
 
     /// The name of function `i`.
@@ -307,6 +348,10 @@ impl<'a, 'data> Decoder<'a, 'data> {
         let names = &self.names;
         let namer = |addr: u64| names.name(addr);
         let values = values_plan.decode(&e.captured(f.entry_vaddr), &self.types, &namer);
+        let stack = match (&mut self.stacks, is_return) {
+            (Some(sym), false) => Some(sym.stack(e.frame_pcs(), e.bias(f.entry_vaddr))),
+            _ => None,
+        };
         let dur_ns = if is_return {
             self.pairing
                 .ret(&e, function)
@@ -324,6 +369,7 @@ impl<'a, 'data> Decoder<'a, 'data> {
             goid: (e.goid != 0).then_some(e.goid),
             values,
             dur_ns,
+            stack,
         })
     }
 }
@@ -351,6 +397,7 @@ mod tests {
             ndyn: 0,
             stack: &[],
             data: &[],
+            frames: &[],
         }
     }
 

@@ -126,7 +126,7 @@ fn pt_regs_index(name: &str) -> Option<u8> {
 }
 
 /// The word at `offset` of value `v`, from its pieces: a register or a stack slot.
-fn top_word(values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
+pub(crate) fn top_word(values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
     let piece = values.get(v)?.pieces.iter().find(|p| p.offset == offset)?;
     match &piece.location {
         Location::IntReg(r) => Some(Word {
