@@ -1,6 +1,7 @@
 //! Shared helpers: finding the gosyms binary and the test corpora, running it, reading its JSON.
 #![allow(dead_code)]
 
+pub mod selective;
 pub mod truth;
 
 #[allow(unused_imports)] // each test file uses some of them
