@@ -54,6 +54,26 @@ pub fn scratch(what: &str) -> PathBuf {
     dir
 }
 
+/// Lines of a stream, as they come, on a channel; and all of them so far.
+pub fn lines_of(
+    r: impl std::io::Read + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let all = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let all2 = all.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            all2.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = tx.send(line);
+        }
+    });
+    (rx, all)
+}
+
 /// Starts `cmd` with stdin, stdout and stderr piped.
 pub fn spawn_piped(cmd: &mut Command) -> std::process::Child {
     use std::process::Stdio;

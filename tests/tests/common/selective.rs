@@ -2,13 +2,13 @@
 //! per release and mode, run to the end under `gosyms trace -- CMD`, or started waiting so
 //! that tracers attach to it with `--pid` first.
 
-use super::{gosyms, scratch};
+use super::{gosyms, lines_of, scratch};
 use gosyms_tests::{go_build_mode, host_goarch, repo};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,20 +40,6 @@ pub fn done(truth: &[Value]) -> &Value {
         .expect("the program's done line")
 }
 
-/// Lines of a stream, as they come.
-fn lines(r: impl std::io::Read + Send + 'static) -> (Receiver<String>, Arc<Mutex<String>>) {
-    let (tx, rx) = channel();
-    let all = Arc::new(Mutex::new(String::new()));
-    let all2 = all.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            all2.lock().unwrap().push_str(&format!("{line}\n"));
-            let _ = tx.send(line);
-        }
-    });
-    (rx, all)
-}
-
 /// The program, started waiting for tracers.
 pub struct Waiting {
     child: Child,
@@ -73,7 +59,7 @@ impl Waiting {
             .spawn()
             .expect("start the program");
         let stdin = child.stdin.take().unwrap();
-        let (lines, _) = self::lines(child.stdout.take().unwrap());
+        let (lines, _) = lines_of(child.stdout.take().unwrap());
         let first = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("the program's ready line");
@@ -124,7 +110,7 @@ impl Tracer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (rx, stderr) = lines(child.stderr.take().unwrap());
+        let (rx, stderr) = lines_of(child.stderr.take().unwrap());
         loop {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(l) if l.contains("gosyms: tracing ") => break,
