@@ -34,9 +34,10 @@ import (
 )
 
 type Item struct {
-	Name string
-	Hits int
-	Up   bool
+	Name  string
+	Hits  int
+	Up    bool
+	Level int16 // inside a word: compared shifted
 }
 
 var errNotFound = errors.New("not found")
@@ -146,13 +147,13 @@ func itemValue(p *Item) interface{} {
 	if p == nil {
 		return nil
 	}
-	return map[string]interface{}{"value": map[string]interface{}{"Name": p.Name, "Hits": p.Hits, "Up": p.Up}}
+	return map[string]interface{}{"value": map[string]interface{}{"Name": p.Name, "Hits": p.Hits, "Up": p.Up, "Level": p.Level}}
 }
 
 var (
 	names = []string{"api/users", "api/", "x", "xy", "", "apx",
 		"api/a-name-longer-than-the-sixty-four-bytes-a-probe-reads-of-strings-by-default"}
-	items = []*Item{nil, {"alpha", 3, true}, {"beta", 1, false}, {"alpha", 7, false}}
+	items = []*Item{nil, {"alpha", 3, true, -2}, {"beta", 1, false, 5}, {"alpha", 7, false, -300}}
 	as    = []int8{-128, -6, -5, 0, 127}
 	bs    = []uint16{0, 59999, 60000, 65535}
 	cs    = []int64{-1 << 40, 0, 1<<40 - 1, 1 << 40}

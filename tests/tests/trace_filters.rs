@@ -146,6 +146,10 @@ const CONDITIONS: &[(&str, &str, &[&str], Select)] = &[
             !p.is_null() && p["Hits"].as_i64().unwrap() >= 3 && p["Up"] == false
         },
     ),
+    ("main.Lookup", "p.Level < 0 && p.Level != -300", &[], |t| {
+        let level = &t["args"]["p"]["value"]["Level"];
+        level.as_i64().is_some_and(|l| l < 0 && l != -300)
+    }),
     ("main.Lookup", r#"p.Name == "alpha""#, &[], |t| {
         t["args"]["p"]["value"]["Name"] == "alpha"
     }),
