@@ -852,44 +852,9 @@ fn summary(
     }
 }
 
-/// One event on the wire (README.md, "JSON output"): fields in this order.
-#[derive(serde::Serialize)]
-struct EventLine<'a> {
-    event: &'static str,
-    #[serde(rename = "fn")]
-    function: &'a str,
-    ts_ns: u64,
-    pid: u32,
-    tid: u32,
-    goid: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args: Option<&'a probe::Values>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ret: Option<&'a probe::Values>,
-    /// Returns only; `null` when the call was not seen.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dur_ns: Option<Option<u64>>,
-    /// Calls with --stack: the Go call stack, innermost first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stack: Option<&'a [probe::StackFrame]>,
-}
-
 /// One event as a JSON object on one line.
 fn write_json(out: &mut impl Write, ev: TraceEvent, name: &str) -> io::Result<()> {
-    let line = EventLine {
-        event: if ev.is_return { "return" } else { "call" },
-        function: name,
-        ts_ns: ev.ts_ns,
-        pid: ev.pid,
-        tid: ev.tid,
-        goid: ev.goid,
-        args: (!ev.is_return).then_some(&ev.values),
-        ret: ev.is_return.then_some(&ev.values),
-        dur_ns: ev.is_return.then_some(ev.dur_ns),
-        stack: ev.stack.as_deref(),
-    };
-    serde_json::to_writer(&mut *out, &line)?;
-    out.write_all(b"\n")
+    probe::json::write_event(out, &ev, name)
 }
 
 fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<()> {

@@ -7,10 +7,9 @@ use crate::spec::ProbeValues;
 use crate::stack::{StackFrame, Symbolizer};
 use crate::typenames::TypeNames;
 use crate::value::Values;
+use foldhash::HashMap;
 use pclntab::GoBinary;
 use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_DYN, MAX_REGS};
-use std::collections::HashMap;
-use std::mem::offset_of;
 
 /// One event as the program sent it.
 #[derive(Debug, Clone)]
@@ -55,65 +54,34 @@ pub struct Event<'b> {
     pub frames: &'b [u8],
 }
 
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
 impl<'b> Event<'b> {
     /// Parses an event; `None` if it is shorter than its header says.
     pub fn parse(b: &'b [u8]) -> Option<Self> {
-        // Field offsets from the shared definition, so the two sides cannot drift apart.
-        let field = |off: usize| u64_at(b, off);
-        let mut regs = [0u64; MAX_REGS];
-        for (i, r) in regs.iter_mut().enumerate() {
-            *r = field(offset_of!(EventHeader, regs) + 8 * i)?;
-        }
-        let mut deref_len = [0u16; MAX_DEREFS];
-        for (i, d) in deref_len.iter_mut().enumerate() {
-            *d = u16_at(b, offset_of!(EventHeader, deref_len) + 2 * i)?;
-        }
-        let mut dyn_type = [0u64; MAX_DYN];
-        for (i, d) in dyn_type.iter_mut().enumerate() {
-            *d = field(offset_of!(EventHeader, dyn_type) + 8 * i)?;
-        }
-        let mut dyn_first = [0u8; MAX_DYN];
-        dyn_first.copy_from_slice(b.get(
-            offset_of!(EventHeader, dyn_first)..offset_of!(EventHeader, dyn_first) + MAX_DYN,
-        )?);
-        let nderefs = usize::from(*b.get(offset_of!(EventHeader, nderefs))?).min(MAX_DEREFS);
-        let ndyn = usize::from(*b.get(offset_of!(EventHeader, ndyn))?).min(MAX_DYN);
-        let cookie = field(offset_of!(EventHeader, cookie))?;
-        let stack_len = u32_at(b, offset_of!(EventHeader, stack_len))? as usize;
-        let data_len = u32_at(b, offset_of!(EventHeader, data_len))? as usize;
+        let head = b.get(..HEADER_BYTES)?;
+        // SAFETY: `head` holds HEADER_BYTES = size_of::<EventHeader>() bytes, and EventHeader
+        // is repr(C) plain integers with its padding spelled out (probe-common checks its
+        // size), valid for any bytes; the program wrote it in this machine's byte order.
+        let h: EventHeader = unsafe { std::ptr::read_unaligned(head.as_ptr().cast()) };
+        let data_len = h.data_len as usize;
         let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
-        let pid_tgid = field(offset_of!(EventHeader, pid_tgid))?;
-        let nframes = usize::from(*b.get(offset_of!(EventHeader, nframes))?);
-        let frames = data.get(data.len().checked_sub(8 * nframes)?..)?;
+        let frames = data.get(data.len().checked_sub(8 * usize::from(h.nframes))?..)?;
         Some(Event {
-            ts_ns: field(offset_of!(EventHeader, ts_ns))?,
-            pid: (pid_tgid >> 32) as u32,
-            tid: pid_tgid as u32,
-            goid: field(offset_of!(EventHeader, goid))?,
-            sp: field(offset_of!(EventHeader, sp))?,
-            ip: field(offset_of!(EventHeader, ip))?,
-            stack_hi: field(offset_of!(EventHeader, stack_hi))?,
-            spec: cookie & 0xffff_ffff,
-            site_offset: cookie >> 32,
-            regs,
-            deref_len,
-            nderefs,
-            dyn_type,
-            dyn_first,
-            ndyn,
-            stack: data.get(..stack_len)?,
+            ts_ns: h.ts_ns,
+            pid: (h.pid_tgid >> 32) as u32,
+            tid: h.pid_tgid as u32,
+            goid: h.goid,
+            sp: h.sp,
+            ip: h.ip,
+            stack_hi: h.stack_hi,
+            spec: h.cookie & 0xffff_ffff,
+            site_offset: h.cookie >> 32,
+            regs: h.regs,
+            deref_len: h.deref_len,
+            nderefs: usize::from(h.nderefs).min(MAX_DEREFS),
+            dyn_type: h.dyn_type,
+            dyn_first: h.dyn_first,
+            ndyn: usize::from(h.ndyn).min(MAX_DYN),
+            stack: data.get(..h.stack_len as usize)?,
             data,
             frames,
         })
@@ -182,6 +150,9 @@ struct Pending {
 pub struct Pairing {
     /// (pid, goid or tid) → pending calls, outermost first.
     stacks: HashMap<(u32, u64), Vec<Pending>>,
+    /// Emptied stacks, kept for the next goroutines (a call and its return then allocate
+    /// nothing).
+    spare: Vec<Vec<Pending>>,
     /// Calls whose return was never seen (panics, tail calls, tracing stopped).
     pub unpaired_calls: u64,
     /// Returns whose call was not seen (it started before tracing).
@@ -202,7 +173,11 @@ impl Pairing {
     /// Records a call.
     pub fn call(&mut self, e: &Event<'_>, function: usize) {
         let depth = e.depth();
-        let stack = self.stacks.entry(Self::key(e)).or_default();
+        let spare = &mut self.spare;
+        let stack = self
+            .stacks
+            .entry(Self::key(e))
+            .or_insert_with(|| spare.pop().unwrap_or_default());
         // Depth grows as the stack does: a pending call as deep or deeper than this one has
         // returned unseen.
         while stack.last().is_some_and(|p| p.depth >= depth) {
@@ -241,7 +216,11 @@ impl Pairing {
             }
         };
         if stack.is_empty() {
-            self.stacks.remove(&key);
+            if let Some(empty) = self.stacks.remove(&key) {
+                if self.spare.len() < 1024 {
+                    self.spare.push(empty);
+                }
+            }
         }
         found
     }

@@ -16,6 +16,7 @@ pub mod condition;
 pub mod decode;
 pub mod dynamic;
 mod events;
+pub mod json;
 mod multi;
 pub mod reads;
 mod session;

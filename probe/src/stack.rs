@@ -13,10 +13,10 @@
 //! panic. Their `funcID` changes between releases: it is the last of the enum, and the only
 //! one outside package runtime, so it is taken from the first such function of the binary.
 
+use foldhash::HashMap;
 use pclntab::{GoBinary, VirtAddr};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One frame of a call stack.
@@ -83,7 +83,7 @@ impl<'a, 'data> Symbolizer<'a, 'data> {
     pub fn new(bin: &'a GoBinary<'data>) -> Self {
         Symbolizer {
             bin,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             wrapper: wrapper_func_id(bin),
         }
     }
