@@ -17,13 +17,17 @@ calls) stripped, and runs it:
   gosyms --otlp-endpoint, entry+RET
                         the same as OpenTelemetry spans to an OTLP/HTTP receiver running beside it
                         (tests/src/bin/otlp-receiver.rs, built here), instead of JSON to a file
+  gosyms --min-duration 1s, --stats, --stack (entry+RET): filtered in the kernel (no events),
+                        added up in the kernel (no events), and with the call stack
 
 Configurations alternate within each round (ROUNDS of them, after a shorter warm-up round); the
 tables give medians. Overhead is traced minus untraced ns per call; the ratio compares gosyms
 with the floor that has the same probe points. Then: the eBPF programs' own run time per hit
 (kernel.bpf_stats_enabled, in separate runs because the accounting costs time), the events per
-second gosyms sustains without drops, and the time to attach 100, 1,000 and 10,000 probes to a
-generated program with 10,000 functions.
+second gosyms sustains without drops, the time to attach 100, 1,000 and 10,000 probes to a
+generated program with 10,000 functions, and an HTTP server's requests/s (benches/trace/
+httpserver.go, loaded by benches/trace/httpload.go over keep-alive connections) untraced, under
+`gosyms trace 'net/http.*'`, `--stats` and `--min-duration 1s` on the same pattern.
 
 Needs root. Installs bpftrace with apt-get when missing; mounts tracefs when it is not mounted (and leaves it mounted).
 Every tracefs probe it creates is removed on exit, also after an error or Ctrl-C.
@@ -31,7 +35,8 @@ Every tracefs probe it creates is removed on exit, also after an error or Ctrl-C
 Usage: sudo python3 benches/trace_overhead.py
 Environment: ROUNDS (5), CALLS (loop calls per run, 100000), RATE_CALLS (300000),
 ATTACH_COUNTS (100,1000,10000; empty to skip), STATS_ROUNDS (3), GO_VERSIONS (1.27.3; add 1.15
-for the stack ABI), OTLP (1; 0 to leave out the OTLP rows).
+for the stack ABI), OTLP (1; 0 to leave out the OTLP rows),
+HTTP_ROUNDS (3; 0 to skip), HTTP_SECONDS (5), HTTP_CONNS (8).
 """
 import json
 import os
@@ -55,6 +60,9 @@ ATTACH_COUNTS = [int(x) for x in os.environ.get("ATTACH_COUNTS", "100,1000,10000
 GO_VERSIONS = [v for v in os.environ.get("GO_VERSIONS", "1.27.3").split(",") if v]
 OTLP = os.environ.get("OTLP", "1") != "0"
 SIGNATURE = "main.Target(n int, s string, v any) (int, error)"
+HTTP_ROUNDS = int(os.environ.get("HTTP_ROUNDS", "3"))
+HTTP_SECONDS = float(os.environ.get("HTTP_SECONDS", "5"))
+HTTP_CONNS = int(os.environ.get("HTTP_CONNS", "8"))
 TRACEFS = "/sys/kernel/tracing"
 GROUP = "gosyms_bench"
 MANY = 10000
@@ -301,7 +309,13 @@ class OtlpReceiver:
         return int(count or 0)
 
 
-def make_configs(gosyms, binary, p, work, no_returns_flag):
+# gosyms configurations that filter, add up or walk stacks in the kernel: (label, flags).
+KERNEL_CONFIGS = [("gosyms --min-duration 1s", ["--min-duration", "1s"]),
+                  ("gosyms --stats", ["--stats"]),
+                  ("gosyms --stack", ["--stack"])]
+
+
+def make_configs(gosyms, binary, p, work, no_returns_flag, help_text=""):
     entry = p["entry_probe"]["file_offset"]
     rets = [r["file_offset"] for r in p["returns"]]
     events = os.path.join(work, "events.jsonl")
@@ -362,6 +376,9 @@ def make_configs(gosyms, binary, p, work, no_returns_flag):
     if RECEIVER:
         configs.append(("gosyms trace --otlp-endpoint", "entry+RET",
                         gos(["--otlp-endpoint", RECEIVER.url], output=False)))
+    for label, flags in KERNEL_CONFIGS:
+        if flags[0] in help_text:
+            configs.append((label, "entry+RET", gos(flags)))
     return configs
 
 
@@ -373,7 +390,8 @@ def per_call(gosyms, version, work, no_returns_flag):
     binary = os.path.join(work, f"loop-{version}")
     go_build(version, src, binary)
     p = plan(gosyms, binary)
-    configs = make_configs(gosyms, binary, p, work, no_returns_flag)
+    help_text = sh([gosyms, "trace", "--help"], capture_output=True, text=True).stdout
+    configs = make_configs(gosyms, binary, p, work, no_returns_flag, help_text)
     results = {(c[0], c[1]): [] for c in configs}
     cpu = {(c[0], c[1]): [] for c in configs}
     extras = {(c[0], c[1]): [] for c in configs}
@@ -447,6 +465,16 @@ def per_call(gosyms, version, work, no_returns_flag):
             print(f"- entry+RET with --otlp-endpoint, {what} time: overhead {ov:,.0f} ns = "
                   f"{ov / gv:.3f}x plain `gosyms trace` ({gv:,.0f} ns) and {ov / fv:.3f}x the floor "
                   f"({fv:,.0f} ns).")
+    f = med[("floor (tracefs)", "entry+RET")] - base
+    for (label, _), goal in zip(KERNEL_CONFIGS, (1.10, 1.05, 1.30)):
+        g = med.get((label, "entry+RET"))
+        if g is None:
+            continue
+        events = [x.get("events") for x in extras[(label, "entry+RET")]]
+        print(f"- {label}: overhead {g - base:,.0f} ns = {(g - base) / f:.3f}x the entry+RET floor "
+              f"(goal at most {goal:.2f}x: {'met' if g - base <= goal * f else 'missed'}); "
+              f"{(g - base) - (med[('gosyms trace', 'entry+RET')] - base):+,.0f} ns against plain "
+              f"`gosyms trace`; events per run {statistics.median(events):,.0f}.")
     return binary, p, configs
 
 
@@ -461,7 +489,7 @@ def bpf_run_time(configs):
             f.write("1")
         for _ in range(STATS_ROUNDS):
             for tool, points, run in configs:
-                if tool not in ("bpftrace", "gosyms trace"):
+                if tool != "bpftrace" and not tool.startswith("gosyms"):
                     continue
                 res, info = run(CALLS, stats=True)
                 ns, cnt = info["bpf"]
@@ -533,6 +561,77 @@ def attach_times(gosyms, work, version, no_returns_flag):
         log(f"  attach {count}: {ms} ms, wall {wall:.1f} s (load {uptime()})")
 
 
+def http_bench(gosyms, work, version, help_text):
+    """Requests/s of an HTTP server, untraced and traced on 'net/http.*'."""
+    server = os.path.join(work, "httpserver")
+    load = os.path.join(work, "httpload")
+    go_build(version, os.path.join(ROOT, "benches", "trace", "httpserver.go"), server)
+    go_build(version, os.path.join(ROOT, "benches", "trace", "httpload.go"), load)
+    pattern = "net/http.*"
+    events = os.path.join(work, "http-events.jsonl")
+    configs = [("untraced", None), ("gosyms trace", []),
+               ("gosyms trace --stats", ["--stats"]),
+               ("gosyms trace --min-duration 1s", ["--min-duration", "1s"])]
+    configs = [c for c in configs if c[1] is None or not c[1] or c[1][0] in help_text]
+
+    def run(flags):
+        if flags is None:
+            cmd = [server]
+        else:
+            cmd = [gosyms, "trace", "--format", "json", "-o", events] + flags + [pattern, "--", server]
+        with tempfile.TemporaryFile(mode="w+") as err:
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+            try:
+                line = p.stdout.readline()
+                port = json.loads(line)["port"]
+                r = sh([load, f"http://127.0.0.1:{port}/hello", str(HTTP_SECONDS), str(HTTP_CONNS)],
+                       capture_output=True, text=True)
+                res = json.loads(r.stdout)
+            finally:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            err.seek(0)
+            e = err.read()
+        info = {}
+        if flags is not None:
+            info = parse_gosyms(e)
+            m = re.search(r"(\d+) calls? filtered out", e)
+            info["filtered"] = int(m.group(1)) if m else 0
+            os.path.exists(events) and os.unlink(events)
+        return res, info
+
+    results = {c[0]: [] for c in configs}
+    infos = {c[0]: [] for c in configs}
+    for rnd in range(HTTP_ROUNDS):
+        for label, flags in configs:
+            res, info = run(flags)
+            results[label].append(res["rps"])
+            infos[label].append(info)
+            if res["failed"]:
+                log(f"  http {label}: {res['failed']} failed requests")
+        log(f"  http round {rnd + 1}/{HTTP_ROUNDS} done (load {uptime()})")
+    base = statistics.median(results["untraced"])
+    first = infos.get("gosyms trace", [{}])[0]
+    print(f"\nHTTP server requests/s (benches/trace/httpserver.go, Go {version}; "
+          f"benches/trace/httpload.go, {HTTP_CONNS} keep-alive connections for {HTTP_SECONDS:g} s; "
+          f"median of {HTTP_ROUNDS} interleaved rounds; gosyms traces '{pattern}', "
+          f"{first.get('uprobes', '?')} uprobes, events as JSON to a file on /dev/shm):\n")
+    print("| configuration | requests/s | range | vs untraced | events written/run | dropped/run |")
+    print("|---|---|---|---|---|---|")
+    for label, _ in configs:
+        v = results[label]
+        ev = [i.get("events", 0) for i in infos[label]]
+        dr = [i.get("drops", 0) for i in infos[label]]
+        print(f"| {label} | {statistics.median(v):,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
+              f"{statistics.median(v) / base:.3f}x | "
+              f"{'-' if label == 'untraced' else f'{statistics.median(ev):,.0f}'} | "
+              f"{'-' if label == 'untraced' else f'{statistics.median(dr):,.0f}'} |")
+
+
 def machine():
     cpu = "?"
     with open("/proc/cpuinfo") as f:
@@ -577,6 +676,8 @@ def main():
             rate(configs)
         if ATTACH_COUNTS:
             attach_times(gosyms, work, GO_VERSIONS[0], no_returns_flag)
+        if HTTP_ROUNDS:
+            http_bench(gosyms, work, GO_VERSIONS[0], help_text)
         print(f"\nLoad average at the end: {uptime()}.")
     finally:
         TRACEFS_STATE.cleanup()

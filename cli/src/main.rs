@@ -37,7 +37,7 @@ enum Command {
     /// Plan uprobes: entry and return sites (file offsets), calling convention, argument layout.
     Resolve(ResolveArgs),
     /// Trace calls with eBPF uprobes: arguments, results and durations as JSON lines.
-    Trace(trace::TraceArgs),
+    Trace(Box<trace::TraceArgs>),
     /// List the runtime type descriptors: every type reachable through interfaces or reflection.
     Types(types::TypesArgs),
     /// Print a shell completion script (e.g. `gosyms completions bash > /etc/bash_completion.d/gosyms`).

@@ -18,11 +18,7 @@ use export::otlp::{OtlpConfig, Program, SpanExporter};
 use export::perfetto::PerfettoWriter;
 use export::EventOutput;
 use pclntab::GoBinary;
-use probe::{
-    AttachPoint, DecodedFunction, Decoder, DynTypes, FunctionCapture, GoroutineAccess, Limits,
-    Refused, Scope, SiteKind, TraceEvent, Tracer,
-};
-use serde::Serialize;
+use probe::{Condition, Decoder, FunctionStats, Limits, Scope, Session, TraceEvent};
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::num::{NonZeroU32, NonZeroU64};
@@ -106,6 +102,36 @@ pub struct TraceArgs {
     /// The spans' service.name (default: OTEL_SERVICE_NAME, else the binary's main module).
     #[arg(long, value_name = "NAME")]
     service_name: Option<String>,
+    /// Only calls for which this holds, decided in the kernel: comparisons of arguments and
+    /// results with literals, joined by && and ||, with ! and parentheses: `n > 10 && name ==
+    /// "x"`, `hasPrefix(path, "/api/")`, `err != nil`, `s.Hits >= 7` (README: Filters).
+    #[arg(long = "where", value_name = "EXPR", value_parser = parse_condition)]
+    condition: Option<Condition>,
+    /// Only calls that took at least this long (Go syntax: 500us, 10ms); each call is written
+    /// when it returns, just before its return.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_limit)]
+    min_duration: Option<Duration>,
+    /// Only calls on this goroutine.
+    #[arg(long, value_name = "GOID")]
+    goid: Option<u64>,
+    /// Only calls made on this thread (with their returns).
+    #[arg(long, value_name = "TID")]
+    tid: Option<u32>,
+    /// Give each call its Go call stack, at most N frames (default 64, the most).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "64",
+          require_equals = true, value_parser = clap::value_parser!(u32).range(1..=64))]
+    stack: Option<u32>,
+    /// No events: count calls and errors and measure latencies per function in the kernel,
+    /// and print them (histograms, or JSON objects) every --interval and at the end.
+    #[arg(long, conflicts_with_all = ["stack", "max_events"])]
+    stats: bool,
+    /// With --stats: print the totals this often too (Go syntax: 1s, 10s).
+    #[arg(long, value_name = "DURATION", requires = "stats", value_parser = parse_duration_limit)]
+    interval: Option<Duration>,
+}
+
+fn parse_condition(s: &str) -> Result<Condition, String> {
+    Condition::parse(s).map_err(|e| e.to_string().trim_start_matches("--where: ").to_string())
 }
 
 fn parse_ring(s: &str) -> Result<u32, String> {
@@ -224,187 +250,11 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     })
 }
 
-/// Notes grouped by text: one line per note, naming the functions it applies to.
-#[derive(Default)]
-struct Notes(Vec<(String, Vec<String>)>);
-
-impl Notes {
-    fn add(&mut self, note: String, function: &str) {
-        match self.0.iter_mut().find(|(n, _)| *n == note) {
-            Some((_, fs)) if fs.last().is_some_and(|f| f == function) => {}
-            Some((_, fs)) => fs.push(function.to_string()),
-            None => self.0.push((note, vec![function.to_string()])),
-        }
+/// Prints notes, one line each, naming up to `names` functions.
+fn print_notes(notes: &probe::Notes, names: usize) {
+    for line in notes.lines(names, 20) {
+        eprintln!("gosyms: {line}");
     }
-
-    /// Prints each note once, naming up to `names` of its functions.
-    fn print(&self, names: usize) {
-        for (note, functions) in self.0.iter().take(20) {
-            let shown = functions
-                .iter()
-                .take(names)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            match functions.len() {
-                n if n <= names => eprintln!("gosyms: {shown}: {note}"),
-                n => eprintln!("gosyms: {shown} and {} more: {note}", n - names),
-            }
-        }
-        if self.0.len() > 20 {
-            eprintln!("gosyms: ... and {} more notes", self.0.len() - 20);
-        }
-    }
-}
-
-/// What to load and attach for the plans.
-struct ProbeSet {
-    specs: Vec<probe::ProbeSpec>,
-    points: Vec<AttachPoint>,
-    functions: Vec<DecodedFunction>,
-    /// Functions left out before attaching (an entry the kernel would refuse).
-    skipped: usize,
-    /// The binary's dynamic types, with their recipes.
-    dyn_types: DynTypes,
-}
-
-/// Specs and attach points for the plans: spec `2i` is function `i`'s entry, `2i + 1` its
-/// returns. Sites the kernel would refuse are left out here, with a note.
-fn probe_set(
-    plans: &[resolver::Plan],
-    bin: &GoBinary<'_>,
-    a: &TraceArgs,
-    notes: &mut Notes,
-) -> Result<ProbeSet> {
-    let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
-    let fsbase = if needs_tls {
-        match probe::fsbase_offset() {
-            Ok(o) => Some(o),
-            Err(e) => {
-                eprintln!("gosyms: no goroutine ids for stack-ABI functions: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let limits = Limits {
-        max_str: a.max_str,
-        max_elems: a.max_elems,
-        depth: a.depth,
-    };
-    // The binary's own types: map layouts, and a recipe for each dynamic type.
-    let described = bin.type_descs().ok().map(|d| {
-        resolver::described::DescribedTypes::new(d, u64::from(bin.container.ptr_size), a.depth)
-    });
-    let maps = |t: &resolver::types::GoType| {
-        described
-            .as_ref()
-            .and_then(|d| probe::dynamic::map_layout(d.descs(), t))
-    };
-    let dyn_types = described
-        .as_ref()
-        .map(|d| DynTypes::build(d, limits, &maps))
-        .unwrap_or_default();
-    let code_at = |offset: u64| {
-        usize::try_from(offset)
-            .ok()
-            .and_then(|o| bin.container.file.get(o..))
-            .unwrap_or_default()
-    };
-    let mut set = ProbeSet {
-        specs: Vec::with_capacity(2 * plans.len()),
-        points: Vec::new(),
-        functions: Vec::with_capacity(plans.len()),
-        skipped: 0,
-        dyn_types: DynTypes::default(),
-    };
-    for (i, plan) in plans.iter().enumerate() {
-        let cap =
-            FunctionCapture::new(plan, GoroutineAccess::for_plan(plan, fsbase), limits, &maps);
-        let site_offset = |vaddr: u64| u32::try_from(vaddr - plan.entry.vaddr);
-        probe::validate(&plan.function, &cap.entry)?;
-        probe::validate(&plan.function, &cap.ret)?;
-        let entry_spec = u32::try_from(2 * i)?;
-        let entry = plan.entry_probe;
-        if let Some(why) = probe::uprobe_refusal(code_at(entry.file_offset)) {
-            notes.add(
-                format!("not traced: the kernel cannot probe its entry ({why})"),
-                &plan.function,
-            );
-            set.skipped += 1;
-        } else {
-            set.points.push(AttachPoint {
-                file_offset: entry.file_offset,
-                spec: entry_spec,
-                site_offset: site_offset(entry.vaddr)?,
-                kind: SiteKind::Entry,
-            });
-            for r in plan.returns.iter().filter(|_| !a.no_returns) {
-                if let Some(why) = probe::uprobe_refusal(code_at(r.file_offset)) {
-                    notes.add(
-                        format!("a return at {:#x} is not probed ({why})", r.vaddr),
-                        &plan.function,
-                    );
-                    continue;
-                }
-                set.points.push(AttachPoint {
-                    file_offset: r.file_offset,
-                    spec: entry_spec + 1,
-                    site_offset: site_offset(r.vaddr)?,
-                    kind: SiteKind::Return,
-                });
-            }
-            // The resolver notes functions without return instructions already.
-            if let (Some(why), false) = (&plan.returns_unsupported, a.no_returns) {
-                notes.add(format!("calls only ({why})"), &plan.function);
-            }
-            for n in plan.notes.iter().chain(&cap.notes) {
-                notes.add(n.clone(), &plan.function);
-            }
-        }
-        set.specs.push(cap.entry);
-        set.specs.push(cap.ret);
-        set.functions.push(DecodedFunction {
-            name: plan.function.clone(),
-            entry: cap.entry_values,
-            ret: cap.ret_values,
-            entry_vaddr: plan.entry.vaddr,
-        });
-    }
-    set.dyn_types = dyn_types;
-    if set.points.is_empty() {
-        bail!("none of the matching functions can be probed");
-    }
-    Ok(set)
-}
-
-/// Says which sites the kernel refused (one line per function) and how many functions are
-/// still traced.
-fn report_refused(refused: &[Refused], functions: &[DecodedFunction]) -> usize {
-    let mut notes = Notes::default();
-    let mut lost_entries = std::collections::BTreeSet::new();
-    for r in refused {
-        const ENOTSUPP: i32 = 524;
-        let error = match r.error.raw_os_error() {
-            Some(ENOTSUPP) => "ENOTSUPP: an instruction it will not single-step".to_string(),
-            _ => r.error.to_string(),
-        };
-        let i = (r.point.spec / 2) as usize;
-        let name = functions.get(i).map_or("?", |f| f.name.as_str());
-        let note = match r.point.kind {
-            SiteKind::Entry => {
-                lost_entries.insert(i);
-                format!("not traced: the kernel refused its entry probe ({error})")
-            }
-            SiteKind::Return => {
-                format!("some returns not probed: the kernel refused them ({error})")
-            }
-        };
-        notes.add(note, name);
-    }
-    notes.print(20);
-    lost_entries.len()
 }
 
 /// Why tracing stopped.
@@ -492,12 +342,13 @@ impl EventOutput for Lines {
 }
 
 /// Decodes events and writes them, counting what is written and what is not.
-struct EventSink<'a, 'data> {
+struct EventSink {
     /// JSON Lines, text or Perfetto, unless only spans are sent.
     file: Option<Box<dyn EventOutput>>,
     /// OTLP spans.
     spans: Option<SpanExporter>,
-    decoder: Decoder<'a, 'data>,
+    /// Where `--stats` prints its totals (it writes no events).
+    stats: Option<StatsOutput>,
     max_events: Option<u64>,
     /// Events written (or, without a file output, turned into spans).
     written: u64,
@@ -511,22 +362,38 @@ struct EventSink<'a, 'data> {
     undecodable: u64,
     /// Why writing failed, once it has.
     write_error: Option<io::Error>,
+    /// Per function: calls and returns written, and the durations of the returns paired.
     calls: Vec<u64>,
     returns: Vec<u64>,
+    latency: Vec<Latency>,
 }
 
-impl<'a, 'data> EventSink<'a, 'data> {
+/// `--stats`' totals: JSON Lines or text, where events would have gone.
+struct StatsOutput {
+    out: io::BufWriter<Box<dyn Write>>,
+    format: Format,
+}
+
+/// Durations of the returns written with one.
+#[derive(Default, Clone, Copy)]
+struct Latency {
+    count: u64,
+    total_ns: u64,
+    max_ns: u64,
+}
+
+impl EventSink {
     fn new(
         file: Option<Box<dyn EventOutput>>,
         spans: Option<SpanExporter>,
-        decoder: Decoder<'a, 'data>,
+        stats: Option<StatsOutput>,
         functions: usize,
         max_events: Option<u64>,
     ) -> Self {
         EventSink {
             file,
             spans,
-            decoder,
+            stats,
             max_events,
             written: 0,
             unflushed: 0,
@@ -536,6 +403,7 @@ impl<'a, 'data> EventSink<'a, 'data> {
             write_error: None,
             calls: vec![0; functions],
             returns: vec![0; functions],
+            latency: vec![Latency::default(); functions],
         }
     }
 
@@ -544,7 +412,7 @@ impl<'a, 'data> EventSink<'a, 'data> {
     }
 
     /// One event from the ring buffer.
-    fn take(&mut self, bytes: &[u8]) {
+    fn take(&mut self, decoder: &mut Decoder<'_, '_>, bytes: &[u8]) {
         if self.write_error.is_some() {
             self.unwritable += 1;
             return;
@@ -553,7 +421,7 @@ impl<'a, 'data> EventSink<'a, 'data> {
             self.over_limit += 1;
             return;
         }
-        let Some(ev) = self.decoder.decode(bytes) else {
+        let Some(ev) = decoder.decode(bytes) else {
             self.undecodable += 1;
             return;
         };
@@ -565,7 +433,12 @@ impl<'a, 'data> EventSink<'a, 'data> {
         if let Some(c) = counter.get_mut(ev.function) {
             *c += 1;
         }
-        let name = self.decoder.name(ev.function);
+        if let (Some(d), Some(l)) = (ev.dur_ns, self.latency.get_mut(ev.function)) {
+            l.count += 1;
+            l.total_ns += d;
+            l.max_ns = l.max_ns.max(d);
+        }
+        let name = decoder.name(ev.function);
         if let Some(spans) = &mut self.spans {
             // Never fails: spans that cannot be sent are counted by the exporter.
             let _ = spans.event(&ev, bytes, name);
@@ -643,9 +516,26 @@ fn trace_binary(
     let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref(), a.depth)? else {
         return Ok(ExitCode::from(1));
     };
-    let mut notes = Notes::default();
-    let set = probe_set(&plans, bin, a, &mut notes)?;
-    notes.print(3);
+    if a.stats && (a.otlp_enabled() || a.format() == Format::Perfetto) {
+        bail!("--stats writes totals, not calls: it cannot send spans or write a Perfetto trace");
+    }
+    let options = probe::Options {
+        limits: Limits {
+            max_str: a.max_str,
+            max_elems: a.max_elems,
+            depth: a.depth,
+        },
+        no_returns: a.no_returns,
+        condition: a.condition.clone(),
+        min_duration: a.min_duration,
+        tid: a.tid,
+        goid: a.goid,
+        stack_frames: a.stack,
+        stats: a.stats,
+        ring_bytes: a.buffer_mib << 20,
+    };
+    let mut session = Session::new(bin, &plans, &options)?;
+    print_notes(session.notes(), 3);
     let otlp = a
         .otlp_enabled()
         .then(|| {
@@ -658,20 +548,20 @@ fn trace_binary(
 
     spawn::install_signal_handlers()?;
     let load_start = Instant::now();
-    let mut tracer = Tracer::load(&set.specs, &set.dyn_types, a.buffer_mib << 20)?;
+    session.load()?;
     let loaded = load_start.elapsed();
     let attach_start = Instant::now();
-    let (refused, mut child, watch) = match target {
-        Target::All(_) => (tracer.attach(path, &set.points, Scope::All)?, None, None),
+    let (attached, mut child, watch) = match target {
+        Target::All(_) => (session.attach(path, Scope::All)?, None, None),
         Target::Pid(pid) => (
-            tracer.attach(path, &set.points, Scope::Pid(*pid))?,
+            session.attach(path, Scope::Pid(*pid))?,
             None,
             Some(ProcessWatch::new(*pid)),
         ),
         Target::Command(program) => {
             let (ch, gate) = spawn::spawn_stopped(program, &a.command, a.events_to_stdout())?;
             let pid = NonZeroU32::new(ch.id()).ok_or_else(|| anyhow!("child pid 0"))?;
-            match tracer.attach(path, &set.points, Scope::Pid(pid)) {
+            match session.attach(path, Scope::Pid(pid)) {
                 // A signal while attaching: the command never runs.
                 Ok(_) if spawn::stop_signal().is_some() => {
                     ch.kill_unstarted();
@@ -691,12 +581,11 @@ fn trace_binary(
         }
     };
     let attach_time = attach_start.elapsed();
-    let lost = report_refused(&refused, &set.functions);
-    let traced = plans.len() - set.skipped - lost;
+    print_notes(&attached.refused, 20);
     eprintln!(
         "gosyms: tracing {} with {} (program loaded in {} ms, attached in {} ms)",
-        count(traced, "function", "functions"),
-        count(tracer.attached(), "uprobe", "uprobes"),
+        count(attached.functions, "function", "functions"),
+        count(attached.uprobes, "uprobe", "uprobes"),
         loaded.as_millis(),
         attach_time.as_millis()
     );
@@ -704,6 +593,16 @@ fn trace_binary(
     // The running file (through /proc/PID/exe with --pid).
     let executable = std::fs::read_link(path).unwrap_or_else(|_| path.to_path_buf());
     let clocks = ClockOffsets::measure();
+    let (out, stats) = match out {
+        Some(out) if a.stats => (
+            None,
+            Some(StatsOutput {
+                out: io::BufWriter::with_capacity(1 << 16, out),
+                format: a.format(),
+            }),
+        ),
+        out => (out, None),
+    };
     let file: Option<Box<dyn EventOutput>> = out.map(|out| {
         let out = io::BufWriter::with_capacity(1 << 16, out);
         match a.format() {
@@ -719,7 +618,10 @@ fn trace_binary(
     });
     let spans = match otlp {
         Some(config) => {
-            let names = set.functions.iter().map(|f| f.name.clone()).collect();
+            let decoder = session.decoder();
+            let names = (0..session.functions())
+                .map(|f| decoder.name(f).to_string())
+                .collect();
             let program = program_info(bin, a, &executable);
             Some(
                 SpanExporter::start(config, program, names, clocks)
@@ -728,18 +630,24 @@ fn trace_binary(
         }
         None => None,
     };
-    let decoder = Decoder::new(bin, set.functions, set.dyn_types);
     let max_events = a.max_events.map(NonZeroU64::get);
-    let mut sink = EventSink::new(file, spans, decoder, plans.len(), max_events);
+    let mut sink = EventSink::new(file, spans, stats, session.functions(), max_events);
     let start = Instant::now();
+    let mut next_report = a.interval.map(|i| start + i);
     let stop = loop {
-        tracer.poll(Duration::from_millis(50), |bytes| sink.take(bytes))?;
+        session.poll(Duration::from_millis(50), |d, bytes| sink.take(d, bytes))?;
         sink.flush();
         if let Some(e) = sink.spans.as_ref().and_then(SpanExporter::take_first_error) {
             eprintln!("gosyms: OTLP export: {e} (spans that cannot be delivered are counted)");
         }
         if let Some(stop) = sink.stop() {
             break stop;
+        }
+        if let (Some(at), Some(interval)) = (next_report, a.interval) {
+            if Instant::now() >= at {
+                next_report = Some(at + interval);
+                report_stats(&mut sink, &session)?;
+            }
         }
         if a.duration.is_some_and(|d| start.elapsed() >= d) {
             break Stop::Duration;
@@ -758,22 +666,25 @@ fn trace_binary(
     };
 
     // Detach first, then drain: no probe fires after the detach, so the last drain and the
-    // drop counter are complete.
-    let probes = tracer.attached();
+    // counts are complete.
+    let probes = session.uprobes();
     let detach_start = Instant::now();
-    tracer.detach();
+    session.detach();
     let detach_time = detach_start.elapsed();
-    while tracer.drain(&mut |bytes| sink.take(bytes)) > 0 {}
+    while session.drain(|d, bytes| sink.take(d, bytes)) > 0 {}
     sink.flush();
     sink.finish();
-    let drops = tracer.drops();
-    drop(tracer);
+    if a.stats {
+        report_stats(&mut sink, &session)?;
+    }
+    let counts = session.counts();
+    session.close();
     eprintln!(
         "gosyms: detached {} in {} ms",
         count(probes, "uprobe", "uprobes"),
         detach_time.as_millis()
     );
-    summary(&sink, drops, &stop, !a.no_returns);
+    summary(&sink, session.decoder(), &counts, &stop, !a.no_returns);
     if let Some(spans) = sink.spans.take() {
         otlp_summary(&spans.shutdown());
     }
@@ -785,6 +696,167 @@ fn trace_binary(
         (stop, Some(ch)) => wait_for_command(ch, &stop)?,
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// `--stats`: every function's totals so far, as text histograms or JSON objects.
+fn report_stats(sink: &mut EventSink, session: &Session<'_, '_>) -> Result<()> {
+    let Some(output) = sink.stats.as_mut() else {
+        return Ok(());
+    };
+    let stats = session.stats()?;
+    let now = export::clock::monotonic_now();
+    let decoder = session.decoder();
+    let active: Vec<&FunctionStats> = stats
+        .iter()
+        .filter(|s| s.calls > 0 || s.returns > 0)
+        .collect();
+    let r = (|| -> io::Result<()> {
+        match output.format {
+            Format::Text => write_stats_text(&mut output.out, &active, decoder, now)?,
+            Format::Json | Format::Perfetto => {
+                for s in &active {
+                    serde_json::to_writer(&mut output.out, &StatsLine::new(s, decoder, now))?;
+                    output.out.write_all(b"\n")?;
+                }
+            }
+        }
+        output.out.flush()
+    })();
+    if let Err(e) = r {
+        sink.write_error.get_or_insert(e);
+    }
+    Ok(())
+}
+
+/// One `--stats --format json` line (README.md, "JSON output").
+#[derive(serde::Serialize)]
+struct StatsLine<'a> {
+    event: &'static str,
+    #[serde(rename = "fn")]
+    function: &'a str,
+    ts_ns: u64,
+    calls: u64,
+    returns: u64,
+    errors: Option<u64>,
+    latency_ns: LatencyLine,
+}
+
+#[derive(serde::Serialize)]
+struct LatencyLine {
+    count: u64,
+    total: u64,
+    mean: Option<u64>,
+    p50: Option<u64>,
+    p90: Option<u64>,
+    p99: Option<u64>,
+    max: Option<u64>,
+    buckets: Vec<BucketLine>,
+}
+
+#[derive(serde::Serialize)]
+struct BucketLine {
+    ge: u64,
+    lt: u64,
+    count: u64,
+}
+
+impl<'a> StatsLine<'a> {
+    fn new(s: &FunctionStats, decoder: &'a Decoder<'_, '_>, now: u64) -> Self {
+        StatsLine {
+            event: "stats",
+            function: decoder.name(s.function),
+            ts_ns: now,
+            calls: s.calls,
+            returns: s.returns,
+            errors: s.errors,
+            latency_ns: LatencyLine {
+                count: s.returns,
+                total: s.total_ns,
+                mean: s.mean_ns(),
+                p50: s.percentile(0.5),
+                p90: s.percentile(0.9),
+                p99: s.percentile(0.99),
+                max: (s.returns > 0).then_some(s.max_ns),
+                buckets: s
+                    .buckets()
+                    .map(|(ge, lt, count)| BucketLine { ge, lt, count })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// A latency in ns, as bpftrace's `hist()` labels powers of two: 512, 1K, 2M.
+fn pow2_label(v: u64) -> String {
+    const UNITS: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
+    let mut v = v;
+    let mut u = 0;
+    while v >= 1024 && v.is_multiple_of(1024) && u + 1 < UNITS.len() {
+        v /= 1024;
+        u += 1;
+    }
+    format!("{v}{}", UNITS.get(u).unwrap_or(&""))
+}
+
+/// A duration for people: 812ns, 15.2us, 3.1ms, 2.0s.
+fn human_ns(ns: u64) -> String {
+    match ns {
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{:.1}us", n as f64 / 1e3),
+        n if n < 1_000_000_000 => format!("{:.1}ms", n as f64 / 1e6),
+        n => format!("{:.1}s", n as f64 / 1e9),
+    }
+}
+
+/// Text histograms, one per function, as bpftrace prints `hist()`.
+fn write_stats_text(
+    out: &mut impl Write,
+    stats: &[&FunctionStats],
+    decoder: &Decoder<'_, '_>,
+    now: u64,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "@ {}.{:09}: {}",
+        now / 1_000_000_000,
+        now % 1_000_000_000,
+        count(stats.len(), "function", "functions")
+    )?;
+    for s in stats {
+        let errors = s
+            .errors
+            .map(|e| format!(", {}", count(e as usize, "error", "errors")))
+            .unwrap_or_default();
+        let lat = match (s.mean_ns(), s.percentile(0.5), s.percentile(0.99)) {
+            (Some(mean), Some(p50), Some(p99)) => format!(
+                "; latency mean {}, p50 <= {}, p99 <= {}, max {}",
+                human_ns(mean),
+                human_ns(p50),
+                human_ns(p99),
+                human_ns(s.max_ns)
+            ),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "\n{}: {}, {}{errors}{lat}",
+            decoder.name(s.function),
+            count(s.calls as usize, "call", "calls"),
+            count(s.returns as usize, "return", "returns"),
+        )?;
+        let rows = s.log2();
+        let top = rows.iter().map(|r| r.2).max().unwrap_or(0).max(1);
+        for (lo, hi, n) in rows {
+            let bar = (u128::from(n) * 52 / u128::from(top)) as usize;
+            let range = if lo == 0 {
+                "[0]".to_string()
+            } else {
+                format!("[{}, {})", pow2_label(lo), pow2_label(hi))
+            };
+            writeln!(out, "{range:<16} {n:>8} |{:<52}|", "@".repeat(bar))?;
+        }
+    }
+    writeln!(out)
 }
 
 /// Tracing stopped while the command runs: pass a stopping signal on, and wait for it as a
@@ -803,16 +875,23 @@ fn wait_for_command(mut ch: Child, stop: &Stop) -> Result<ExitCode> {
     Ok(spawn::exit_code(ch.wait()?))
 }
 
-fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
+fn summary(
+    sink: &EventSink,
+    decoder: &Decoder<'_, '_>,
+    counts: &probe::Counts,
+    stop: &Stop,
+    paired: bool,
+) {
     let mut e = io::stderr().lock();
     let mut line = format!(
-        "gosyms: stopped ({stop}): {} {}, {drops} dropped (ring buffer full)",
+        "gosyms: stopped ({stop}): {} {}, {} dropped (ring buffer full)",
         count(sink.written as usize, "event", "events"),
         if sink.file.is_some() {
             "written"
         } else {
             "read"
-        }
+        },
+        counts.drops
     );
     for (n, why) in [
         (sink.over_limit, "not written (--max-events)"),
@@ -823,8 +902,48 @@ fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
             line.push_str(&format!(", {n} {why}"));
         }
     }
+    // What the kernel counted instead of sending.
+    for (n, one, many, why) in [
+        (counts.filtered_calls, "call", "calls", "filtered out"),
+        (
+            counts.filtered_returns,
+            "return",
+            "returns",
+            "filtered out (of calls filtered out or not seen)",
+        ),
+        (
+            counts.unkept,
+            "call",
+            "calls",
+            "not followed (too many in flight)",
+        ),
+        (counts.replaced, "kept call", "kept calls", "never returned"),
+        (
+            counts.kept_pending,
+            "kept call",
+            "kept calls",
+            "still running",
+        ),
+        (
+            counts.aggregated,
+            "probe hit",
+            "probe hits",
+            "counted in --stats",
+        ),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {} {why}", count(n as usize, one, many)));
+        }
+    }
     let _ = writeln!(e, "{line}");
-    let p = &sink.decoder.pairing;
+    if counts.untimed > 0 {
+        let _ = writeln!(
+            e,
+            "gosyms: {} without a latency (too many calls in flight)",
+            count(counts.untimed as usize, "call", "calls")
+        );
+    }
+    let p = &decoder.pairing;
     let unpaired: Vec<String> = [
         (
             p.unpaired_calls,
@@ -859,9 +978,22 @@ fn summary(sink: &EventSink<'_, '_>, drops: u64, stop: &Stop, paired: bool) {
         return;
     }
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let _ = writeln!(e, "  {:>10} {:>10}  function", "calls", "returns");
+    let _ = writeln!(
+        e,
+        "  {:>10} {:>10} {:>10} {:>10} {:>10}  function",
+        "calls", "returns", "total", "mean", "max"
+    );
     for (i, c, r) in rows.iter().take(50) {
-        let _ = writeln!(e, "  {c:>10} {r:>10}  {}", sink.decoder.name(*i));
+        let l = sink.latency.get(*i).copied().unwrap_or_default();
+        let (total, mean, max) = match l.total_ns.checked_div(l.count) {
+            Some(mean) => (human_ns(l.total_ns), human_ns(mean), human_ns(l.max_ns)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            e,
+            "  {c:>10} {r:>10} {total:>10} {mean:>10} {max:>10}  {}",
+            decoder.name(*i)
+        );
     }
     if rows.len() > 50 {
         let _ = writeln!(e, "  ... and {} more functions", rows.len() - 50);
@@ -905,43 +1037,8 @@ fn otlp_summary(r: &export::otlp::ExportReport) {
 }
 
 /// One event as a JSON object on one line (the wire form: README, "JSON output").
-#[derive(Serialize)]
-struct JsonEvent<'a> {
-    event: &'a str,
-    #[serde(rename = "fn")]
-    function: &'a str,
-    ts_ns: u64,
-    pid: u32,
-    tid: u32,
-    goid: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    args: Option<&'a probe::Values>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ret: Option<&'a probe::Values>,
-    /// Returns only; `null` when the call was not seen.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dur_ns: Option<Option<u64>>,
-}
-
 fn write_json(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<()> {
-    let (event, args, ret, dur_ns) = if ev.is_return {
-        ("return", None, Some(&ev.values), Some(ev.dur_ns))
-    } else {
-        ("call", Some(&ev.values), None, None)
-    };
-    let line = JsonEvent {
-        event,
-        function: name,
-        ts_ns: ev.ts_ns,
-        pid: ev.pid,
-        tid: ev.tid,
-        goid: ev.goid,
-        args,
-        ret,
-        dur_ns,
-    };
-    serde_json::to_writer(&mut *out, &line)?;
-    out.write_all(b"\n")
+    probe::json::write_event(out, ev, name)
 }
 
 fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<()> {
@@ -966,6 +1063,16 @@ fn write_text(out: &mut impl Write, ev: &TraceEvent, name: &str) -> io::Result<(
             out,
             "{secs}.{nanos:09} {}/{} {g} -> {name}({values})",
             ev.pid, ev.tid
-        )
+        )?;
+        for f in ev.stack.iter().flatten() {
+            let at = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!(" at {file}:{line}"),
+                (Some(file), None) => format!(" at {file}"),
+                _ => String::new(),
+            };
+            let inlined = if f.inlined { " (inlined)" } else { "" };
+            writeln!(out, "        {}{at}{inlined}", f.function)?;
+        }
+        Ok(())
     }
 }

@@ -120,6 +120,7 @@ mod tests {
             dyn_first: Default::default(),
             ndyn: 0,
             stack: &[],
+            frames: &[],
             data: &[],
         }
     }

@@ -310,8 +310,12 @@ pub struct EventHeader {
     pub ndyn: u8,
     /// For each interface value, the number of its recipe's first read, or [`DYN_NO_RECIPE`].
     pub dyn_first: [u8; MAX_DYN],
+    /// Return addresses of the Go call stack (`--stack`), innermost first, in the last
+    /// `8 * nframes` bytes of the data: the probed instruction, the caller's return address,
+    /// then one per frame pointer.
+    pub nframes: u8,
     /// Padding.
-    pub pad: [u8; 6],
+    pub pad: [u8; 5],
 }
 
 // No implicit padding: both sides see the same bytes, and `Pod` is sound.
@@ -334,10 +338,380 @@ pub struct EventBuf {
     pub data: [u8; 2 * DATA_BYTES],
 }
 
+// ---------------------------------------------------------------------------------------------
+// Filters, kept calls, statistics and stacks. The program reads these from maps of their own
+// (CONFIG, FILTERS, CALLS, KEPT, STATS, STATS_MAX, COUNTS), so that a trace without them works
+// exactly as before.
+
+/// Most frames of a Go call stack one event carries (`--stack`).
+pub const MAX_FRAMES: usize = 64;
+
+/// [`TraceConfig::flags`]: only the thread [`TraceConfig::tid`].
+pub const CFG_TID: u32 = 1;
+/// [`TraceConfig::flags`]: only the goroutine [`TraceConfig::goid`].
+pub const CFG_GOID: u32 = 2;
+/// [`TraceConfig::flags`]: a call's entry decides for its return: each call that passed is
+/// remembered in `CALLS` (per goroutine and depth) until its return, and a return whose call
+/// is not there is filtered out too.
+pub const CFG_TRACK: u32 = 4;
+/// [`TraceConfig::flags`]: only calls that took at least [`TraceConfig::min_duration_ns`]; a
+/// call's event is kept in `KEPT` until its return.
+pub const CFG_MIN_DURATION: u32 = 8;
+/// [`TraceConfig::flags`]: no events: calls, errors and latencies are added up per function in
+/// `STATS`.
+pub const CFG_STATS: u32 = 16;
+
+/// What applies to every probe: `CONFIG[0]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceConfig {
+    /// `CFG_*` bits.
+    pub flags: u32,
+    /// The thread id of `CFG_TID`.
+    pub tid: u32,
+    /// The goroutine id of `CFG_GOID`.
+    pub goid: u64,
+    /// The shortest call written under `CFG_MIN_DURATION`, in nanoseconds.
+    pub min_duration_ns: u64,
+    /// Frames of the Go call stack each call event carries (at most [`MAX_FRAMES`]; 0: none).
+    pub stack_frames: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// Comparisons one function's condition holds (at its entry and its returns together): a
+/// call's outcomes are a mask of this many bits.
+pub const MAX_LEAVES: usize = 8;
+/// Bytes of a string literal in a condition.
+pub const MAX_LITERAL: usize = 64;
+/// Words of a truth table over [`MAX_LEAVES`] bits.
+pub const TABLE_WORDS: usize = (1 << MAX_LEAVES) / 64;
+
+/// [`Leaf::op`]: `==` on the integer (or pointer) [`Leaf::value`].
+pub const OP_EQ: u8 = 1;
+/// `!=`.
+pub const OP_NE: u8 = 2;
+/// `<`, unsigned.
+pub const OP_LT: u8 = 3;
+/// `<=`, unsigned.
+pub const OP_LE: u8 = 4;
+/// `>`, unsigned.
+pub const OP_GT: u8 = 5;
+/// `>=`, unsigned.
+pub const OP_GE: u8 = 6;
+/// `<`, signed.
+pub const OP_SLT: u8 = 7;
+/// `<=`, signed.
+pub const OP_SLE: u8 = 8;
+/// `>`, signed.
+pub const OP_SGT: u8 = 9;
+/// `>=`, signed.
+pub const OP_SGE: u8 = 10;
+/// A string equals the literal: [`Leaf::value`] is its length, its bytes are read
+/// [`Leaf::read`].
+pub const OP_STR_EQ: u8 = 11;
+/// A string differs from the literal.
+pub const OP_STR_NE: u8 = 12;
+/// A string starts with the literal.
+pub const OP_STR_PREFIX: u8 = 13;
+
+/// One comparison of a captured value with a literal. A value that could not be read makes
+/// every comparison false.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    /// The integer, bool or pointer word; for strings, the length word.
+    pub value: Word,
+    /// One of the `OP_*` constants.
+    pub op: u8,
+    /// Bytes of the integer (1, 2, 4 or 8): the word is cut to them, and sign-extended for
+    /// the signed operators.
+    pub size: u8,
+    /// Strings: the number of the read that holds the string's bytes.
+    pub read: u8,
+    /// Bits the word is shifted right by first (a field inside an 8-aligned word of a read).
+    pub shift: u8,
+    /// Padding.
+    pub pad: [u8; 4],
+    /// The integer literal (sign-extended to 64 bits), or the string literal's length.
+    pub literal: u64,
+    /// The string literal, zero-padded.
+    pub text: [u64; MAX_LITERAL / 8],
+}
+
+impl Leaf {
+    /// No comparison.
+    pub const NONE: Leaf = Leaf {
+        value: Word::NONE,
+        op: 0,
+        size: 0,
+        read: 0,
+        shift: 0,
+        pad: [0; 4],
+        literal: 0,
+        text: [0; MAX_LITERAL / 8],
+    };
+}
+
+/// [`SpecFilter::flags`]: the function has a `--where` condition.
+pub const FILTER_WHERE: u32 = 1;
+/// [`SpecFilter::flags`], on a return spec: [`SpecFilter::error_type`] is the type word of the
+/// function's last result, an `error`.
+pub const FILTER_ERROR: u32 = 2;
+
+/// The filter of one probe spec, at the same index in `FILTERS` as the spec in `SPECS`.
+///
+/// A condition is compiled to at most [`MAX_LEAVES`] comparisons; those on arguments are made
+/// at the entry, those on results at the returns, and each sets one bit of the call's mask
+/// (the entry's at `first_bit` 0, the return's above them). Truth tables over the mask decide:
+/// no interpreter runs in the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecFilter {
+    /// `FILTER_*` bits.
+    pub flags: u32,
+    /// How many of `leaves` this probe evaluates.
+    pub nleaves: u8,
+    /// The mask bit of `leaves[0]`.
+    pub first_bit: u8,
+    /// Padding.
+    pub pad: [u8; 2],
+    /// Return specs with `FILTER_ERROR`: where the error's type (or itab) word is.
+    pub error_type: Word,
+    /// Entry specs: bit `m` set when, with entry mask `m`, the condition is false whatever the
+    /// results are (the call is filtered out at once).
+    pub reject: [u64; TABLE_WORDS],
+    /// Entry specs: bit `m` set when the condition is true whatever the results are. Return
+    /// specs: bit `m` set when the condition is true for the whole mask `m`.
+    pub accept: [u64; TABLE_WORDS],
+    /// The comparisons.
+    pub leaves: [Leaf; MAX_LEAVES],
+}
+
+impl SpecFilter {
+    /// No condition: every call passes.
+    pub const fn pass() -> Self {
+        SpecFilter {
+            flags: 0,
+            nleaves: 0,
+            first_bit: 0,
+            pad: [0; 2],
+            error_type: Word::NONE,
+            reject: [0; TABLE_WORDS],
+            accept: [u64::MAX; TABLE_WORDS],
+            leaves: [Leaf::NONE; MAX_LEAVES],
+        }
+    }
+}
+
+/// Which call a return belongs to: the goroutine (or, without one, the thread) and the depth on
+/// its stack (`stack.hi - SP`, the same at a function's entry probe and its returns).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CallKey {
+    /// The goroutine id, or `1 << 63 | tid` without one.
+    pub id: u64,
+    /// `stack.hi - SP`, or `-SP` without `g`.
+    pub depth: u64,
+    /// The process.
+    pub tgid: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
+/// [`CallMark::flags`]: the call's event is in `KEPT`, to be written when it returns.
+pub const MARK_KEPT: u32 = 1;
+/// [`CallMark::flags`]: the call is already counted in its function's statistics.
+pub const MARK_COUNTED: u32 = 2;
+
+/// A call that passed its entry, waiting for its return in `CALLS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallMark {
+    /// When the entry probe fired (`bpf_ktime_get_ns`).
+    pub ts_ns: u64,
+    /// The function (its entry spec's index / 2).
+    pub function: u32,
+    /// `MARK_*` bits.
+    pub flags: u32,
+    /// The outcomes of the entry's comparisons.
+    pub mask: u64,
+}
+
+/// A call's event kept until its return (`--min-duration`, conditions on results): the first
+/// `HEADER_BYTES + header.data_len` bytes are the event.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct KeptEvent {
+    /// The header.
+    pub header: EventHeader,
+    /// Captured bytes.
+    pub data: [u8; DATA_BYTES],
+}
+
+/// Latency histogram buckets: 4 per power of two. Bucket `b < 4` holds `b` ns; from `b = 4`
+/// on, bucket `4(k-1) + j` holds `[2^k + j 2^(k-2), 2^k + (j+1) 2^(k-2))` ns, so up to 7 ns
+/// each bucket is one nanosecond. The last four are never used.
+pub const HIST_BUCKETS: usize = 256;
+/// Sub-buckets per power of two, as a shift.
+pub const HIST_SUB_BITS: u32 = 2;
+
+/// One function's totals (`--stats`), in `STATS[function]`, added to atomically.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FnStats {
+    /// Calls that passed the filters.
+    pub calls: u64,
+    /// Returns of those calls.
+    pub returns: u64,
+    /// Returns with a non-nil error (the last result, when it is an `error`).
+    pub errors: u64,
+    /// Sum of the latencies in `hist`, in nanoseconds.
+    pub total_ns: u64,
+    /// Latencies (entry to return), in nanoseconds.
+    pub hist: [u64; HIST_BUCKETS],
+}
+
+impl FnStats {
+    /// Nothing counted.
+    pub const ZERO: FnStats = FnStats {
+        calls: 0,
+        returns: 0,
+        errors: 0,
+        total_ns: 0,
+        hist: [0; HIST_BUCKETS],
+    };
+}
+
+/// The histogram bucket of a latency of `ns` nanoseconds.
+#[inline(always)]
+pub fn hist_bucket(ns: u64) -> usize {
+    if ns < 4 {
+        return ns as usize;
+    }
+    // floor(log2(ns)) without a loop: the verifier's and BPF's friend.
+    let mut k = 0u32;
+    let mut v = ns;
+    if v >= 1 << 32 {
+        v >>= 32;
+        k += 32;
+    }
+    if v >= 1 << 16 {
+        v >>= 16;
+        k += 16;
+    }
+    if v >= 1 << 8 {
+        v >>= 8;
+        k += 8;
+    }
+    if v >= 1 << 4 {
+        v >>= 4;
+        k += 4;
+    }
+    if v >= 1 << 2 {
+        v >>= 2;
+        k += 2;
+    }
+    if v >= 1 << 1 {
+        k += 1;
+    }
+    let sub = (ns >> (k - HIST_SUB_BITS)) & ((1 << HIST_SUB_BITS) - 1);
+    (((k - 1) << HIST_SUB_BITS) as usize + sub as usize) & (HIST_BUCKETS - 1)
+}
+
+/// The latencies bucket `b` holds: `[low, high)` nanoseconds (`high` saturates at `u64::MAX`).
+pub fn hist_range(b: usize) -> (u64, u64) {
+    if b < 4 {
+        return (b as u64, b as u64 + 1);
+    }
+    let k = (b >> HIST_SUB_BITS) as u32 + 1;
+    if k > 63 {
+        return (u64::MAX, u64::MAX);
+    }
+    let sub = (b & ((1 << HIST_SUB_BITS) - 1)) as u64;
+    let step = 1u64 << (k - HIST_SUB_BITS);
+    let low = (1u64 << k) + sub * step;
+    (low, low.saturating_add(step))
+}
+
+/// `COUNTS[COUNT_FILTERED_CALLS]`: calls a filter left out (at the entry, or at the return for
+/// conditions on results and `--min-duration`).
+pub const COUNT_FILTERED_CALLS: u32 = 0;
+/// Returns left out: of calls left out, of calls not seen, or by a filter.
+pub const COUNT_FILTERED_RETURNS: u32 = 1;
+/// Calls that passed but could not be remembered until their return (`CALLS` or `KEPT` full):
+/// not written.
+pub const COUNT_UNKEPT: u32 = 2;
+/// Calls remembered but never returned, found replaced by a later call at the same goroutine
+/// and depth (a panic, a tail call): not written.
+pub const COUNT_REPLACED: u32 = 3;
+/// Probe hits added up in `STATS` instead of written (`--stats`).
+pub const COUNT_AGGREGATED: u32 = 4;
+/// `--stats`: calls counted whose latency could not be measured (`CALLS` full); not a probe
+/// hit of its own (those are in `COUNT_AGGREGATED`).
+pub const COUNT_UNTIMED: u32 = 5;
+/// Entries in `COUNTS`.
+pub const COUNTS_LEN: u32 = 6;
+
+const _: () = assert!(core::mem::size_of::<TraceConfig>() == 32);
+const _: () = assert!(core::mem::size_of::<Leaf>() == 88);
+const _: () = assert!(core::mem::size_of::<SpecFilter>() == 8 + 8 + 64 + 8 * 88);
+const _: () = assert!(core::mem::size_of::<CallKey>() == 24);
+const _: () = assert!(core::mem::size_of::<CallMark>() == 24);
+const _: () = assert!(core::mem::size_of::<KeptEvent>() == HEADER_BYTES + DATA_BYTES);
+const _: () = assert!(core::mem::size_of::<FnStats>() == 32 + 8 * HIST_BUCKETS);
+
 #[cfg(feature = "user")]
 mod user {
     // SAFETY: plain `repr(C)` data with explicit padding fields, valid for any bit pattern.
     unsafe impl aya::Pod for super::ProbeSpec {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::TypeRecipe {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::TraceConfig {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::SpecFilter {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CallKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CallMark {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FnStats {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_latency_falls_in_its_bucket() {
+        let edges = [
+            0,
+            1,
+            3,
+            4,
+            7,
+            8,
+            9,
+            15,
+            16,
+            1000,
+            1023,
+            1024,
+            1 << 40,
+            u64::MAX - 1,
+        ];
+        let more = (0..20_000u64).map(|i| i * 37 + i * i * 1009);
+        for ns in edges.into_iter().chain(more) {
+            let b = hist_bucket(ns);
+            let (lo, hi) = hist_range(b);
+            assert!(lo <= ns && ns < hi, "{ns} in {b}: [{lo}, {hi})");
+        }
+        assert_eq!(hist_bucket(u64::MAX), 251);
+        // The buckets tile the line: each ends where the next starts.
+        for b in 0..251 {
+            assert_eq!(hist_range(b).1, hist_range(b + 1).0, "bucket {b}");
+        }
+        assert_eq!(hist_range(251).1, u64::MAX);
+    }
 }

@@ -4,8 +4,22 @@
 //! interface value the spec names and runs that type's recipe, and sends the used part
 //! through a ring buffer. It never writes to the traced process. When the ring buffer is full
 //! the event is counted in `DROPS` instead.
+//!
+//! What happens to a captured event is decided after the capture, in modules of their own:
+//! [`filter`] (`--tid`, `--goid`, `--where`), [`track`] (a call's entry decides for its return;
+//! `--min-duration` keeps the call's event until then), [`stats`] (`--stats`: nothing is sent,
+//! calls and latencies are added up per function) and [`stack`] (`--stack`: the Go call stack
+//! through frame pointers). Without them, every event is sent as it is captured.
 #![no_std]
 #![no_main]
+// One atomic add for --stats' shared counters (the build uses nightly already).
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
+
+mod filter;
+mod stack;
+mod stats;
+mod track;
 
 mod arch;
 
@@ -26,6 +40,18 @@ use probe_common::*;
 #[map]
 static SPECS: Array<ProbeSpec> = Array::with_max_entries(1, 0);
 
+/// What applies to every probe: one entry.
+#[map]
+static CONFIG: Array<TraceConfig> = Array::with_max_entries(1, 0);
+
+/// Each spec's filter, at the spec's index. User space sets the size.
+#[map]
+static FILTERS: Array<SpecFilter> = Array::with_max_entries(1, 0);
+
+/// Counts of probe hits not sent (`COUNT_*`), per CPU.
+#[map]
+static COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTS_LEN, 0);
+
 /// Type recipes by the link-time address of the type descriptor. User space sets the size.
 #[map]
 static TYPES: HashMap<u64, TypeRecipe> = HashMap::with_max_entries(1, 0);
@@ -38,7 +64,7 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 24, 0);
 /// here, in map memory read back with volatile loads, rather than in registers: the verifier
 /// then sees the same state after every iteration whatever path led there, and can prune.
 #[repr(C)]
-struct Scratch {
+pub(crate) struct Scratch {
     regs: [u64; arch::WORDS],
     pad0: [u64; arch::PAD],
     /// Where each read's bytes start in `buf.data`.
@@ -62,6 +88,11 @@ struct Scratch {
     /// behind for the verifier, which can then prune the paths that follow.
     addr: u64,
     count: u64,
+    /// The outcomes of the filter's comparisons so far.
+    mask: u64,
+    /// Frame pointer walk: the frame pointer, and the two words it points to.
+    fp: u64,
+    frame: [u64; 2],
     buf: EventBuf,
 }
 
@@ -84,10 +115,22 @@ pub fn gosyms_probe(ctx: ProbeContext) -> u32 {
     0
 }
 
+/// Adds one to `COUNTS[what]`.
+#[inline(always)]
+pub(crate) fn count(what: u32) {
+    if let Some(n) = COUNTS.get_ptr_mut(what) {
+        // SAFETY: a per-CPU map value the kernel handed out.
+        unsafe { *n += 1 };
+    }
+}
+
 #[inline(always)]
 unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     let cookie = bpf_get_attach_cookie(ctx.as_ptr());
-    let spec = SPECS.get(cookie as u32)?;
+    let index = cookie as u32;
+    let spec = SPECS.get(index)?;
+    let cfg = CONFIG.get(0)?;
+    let spec_filter = FILTERS.get(index)?;
     let s = &mut *SCRATCH.get_ptr_mut(0)?;
     s.regs = arch::registers(ctx);
     let sp = s.regs[arch::SP];
@@ -126,6 +169,22 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     } else {
         h.goid = 0;
         h.stack_hi = 0;
+    }
+
+    let is_return = spec.flags & FLAG_RETURN != 0;
+    if !filter::thread_passes(cfg, &s.buf.header) {
+        count(if is_return {
+            COUNT_FILTERED_RETURNS
+        } else {
+            COUNT_FILTERED_CALLS
+        });
+        return Some(());
+    }
+    // --stats without comparisons at this probe: nothing to capture.
+    if cfg.flags & CFG_STATS != 0 && spec_filter.nleaves == 0 {
+        core::ptr::write_volatile(&mut s.mask, 0);
+        decide(s);
+        return Some(());
     }
 
     for i in 0..MAX_REGS {
@@ -182,24 +241,75 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     s.buf.header.nderefs = core::ptr::read_volatile(&s.nreads) as u8;
     s.buf.header.ndyn = core::ptr::read_volatile(&s.nqueue) as u8;
 
+    // What follows runs in functions of their own that take only the scratch area: the
+    // verifier then checks each of them once, whichever way the capture went.
+    filter::evaluate(s);
+    s.buf.header.nframes = 0;
+    if !is_return && cfg.stack_frames != 0 {
+        stack::walk(s);
+    }
     let used = (core::ptr::read_volatile(&s.used) as usize).min(DATA_BYTES);
     s.buf.header.data_len = used as u32;
-    let total = HEADER_BYTES + used;
-    let bytes: &[u8; HEADER_BYTES + DATA_BYTES] = &*(&s.buf as *const EventBuf).cast();
-    if total > bytes.len() {
-        return None;
+    decide(s);
+    Some(())
+}
+
+/// The global settings.
+#[inline(always)]
+pub(crate) fn config() -> Option<&'static TraceConfig> {
+    CONFIG.get(0)
+}
+
+/// The filter of the spec that fired.
+#[inline(always)]
+pub(crate) fn filter_of(s: &Scratch) -> Option<&'static SpecFilter> {
+    FILTERS.get(s.buf.header.cookie as u32)
+}
+
+/// The event is captured, and its comparisons made (`s.mask`): add it up (`--stats`), or send,
+/// keep or count it.
+#[inline(never)]
+fn decide(s: &mut Scratch) {
+    let (Some(cfg), Some(f)) = (config(), filter_of(s)) else {
+        return;
+    };
+    let index = s.buf.header.cookie as u32;
+    // SAFETY: as in capture.
+    unsafe {
+        let mask = core::ptr::read_volatile(&s.mask);
+        if cfg.flags & CFG_STATS != 0 {
+            stats::hit(s, cfg, f, index, mask);
+        } else {
+            track::finish(s, cfg, f, index, mask);
+        }
     }
+}
+
+/// Sends the event assembled in the scratch area.
+#[inline(always)]
+pub(crate) unsafe fn send_scratch(s: &Scratch) {
+    let used = (s.buf.header.data_len as usize).min(DATA_BYTES);
+    let bytes: &[u8; HEADER_BYTES + DATA_BYTES] = &*(&s.buf as *const EventBuf).cast();
+    send(bytes, HEADER_BYTES + used);
+}
+
+/// Sends the first `total` bytes of `bytes` through the ring buffer, or counts a drop.
+#[inline(always)]
+pub(crate) fn send(bytes: &[u8; HEADER_BYTES + DATA_BYTES], total: usize) {
+    let Some(event) = bytes.get(..total) else {
+        return;
+    };
     let flags = if EVENTS.query(0) >= WAKEUP_BYTES {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
     };
-    if EVENTS.output::<[u8]>(&bytes[..total], u64::from(flags)).is_err() {
+    if EVENTS.output::<[u8]>(event, u64::from(flags)).is_err() {
         if let Some(drops) = DROPS.get_ptr_mut(0) {
-            *drops += 1;
+            // SAFETY: a per-CPU map value the kernel handed out.
+            unsafe { *drops += 1 };
         }
     }
-    Some(())
 }
 
 /// Interface value number `q` of the queue: its dynamic type, and that type's recipe.
@@ -321,41 +431,46 @@ unsafe fn deref(s: &mut Scratch, sp: u64) {
 }
 
 #[inline(always)]
-fn reg(s: &Scratch, index: u8) -> u64 {
+pub(crate) fn reg(s: &Scratch, index: u8) -> u64 {
     s.regs.get(index as usize).copied().unwrap_or(0)
 }
 
 #[inline(always)]
-unsafe fn user_u64(addr: u64) -> u64 {
+pub(crate) unsafe fn user_u64(addr: u64) -> u64 {
     bpf_probe_read_user(addr as *const u64).unwrap_or(0)
 }
 
 /// The value of a [`Word`]. A read's number counts from `s.base` (0 for a spec's reads, the
 /// recipe's first read for a recipe's).
 #[inline(always)]
-unsafe fn word(s: &Scratch, sp: u64, w: &Word) -> u64 {
+pub(crate) unsafe fn word(s: &Scratch, sp: u64, w: &Word) -> u64 {
     match w.kind {
         WORD_REG => reg(s, w.index),
         WORD_STACK => user_u64(sp.wrapping_add(u64::from(w.value))),
         WORD_CONST => u64::from(w.value),
         WORD_DYN_DATA => s.dyn_data,
-        WORD_DEREF => {
-            let k = (w.index as usize + core::ptr::read_volatile(&s.base) as usize) & 63;
-            let (Some(start), Some(len)) = (s.starts.get(k), s.buf.header.deref_len.get(k)) else {
-                return 0;
-            };
-            let start = core::ptr::read_volatile(start) as usize;
-            let len = core::ptr::read_volatile(len);
-            // Go aligns every pointer and length word to 8 bytes, and reads start 8-aligned.
-            if len == DEREF_FAILED || u64::from(w.value) + 8 > u64::from(len) || w.value % 8 != 0
-            {
-                return 0;
-            }
-            let at = (start + w.value as usize) & (DATA_BYTES - 8);
-            core::ptr::read_volatile(s.buf.data.as_ptr().add(at).cast::<u64>())
-        }
+        WORD_DEREF => read_word(s, w.index as usize, w.value).unwrap_or(0),
         _ => 0,
     }
+}
+
+/// The 8 bytes at `offset` of read number `s.base + index`, when that read captured them.
+#[inline(always)]
+pub(crate) unsafe fn read_word(s: &Scratch, index: usize, offset: u32) -> Option<u64> {
+    let k = (index + core::ptr::read_volatile(&s.base) as usize) & 63;
+    let (Some(start), Some(len)) = (s.starts.get(k), s.buf.header.deref_len.get(k)) else {
+        return None;
+    };
+    let start = core::ptr::read_volatile(start) as usize;
+    let len = core::ptr::read_volatile(len);
+    // Go aligns every pointer and length word to 8 bytes, and reads start 8-aligned.
+    if len == DEREF_FAILED || u64::from(offset) + 8 > u64::from(len) || offset % 8 != 0 {
+        return None;
+    }
+    let at = (start + offset as usize) & (DATA_BYTES - 8);
+    Some(core::ptr::read_volatile(
+        s.buf.data.as_ptr().add(at).cast::<u64>(),
+    ))
 }
 
 #[cfg(not(test))]

@@ -4,7 +4,7 @@
 
 use crate::dynamic::{DynType, DynTypes};
 use crate::reads::{self, is_byte, Owner, ReadPlan, MAP_GROUPS_AT, MAP_SLOTS};
-use crate::spec::{PieceSrc, ProbeValues};
+use crate::spec::{PieceRecipe, PieceSrc, ProbeValues, TopValue};
 use crate::value::{Value, Values};
 use pclntab::typedesc::MapLayout;
 use probe_common::{DYN_NO_RECIPE, MAX_DYN};
@@ -53,7 +53,8 @@ struct Frame<'p> {
 
 struct Decode<'c, 'e> {
     cap: &'c Captured<'e>,
-    images: Vec<(Vec<u8>, Vec<bool>)>,
+    /// The probe's top-level values, read from their pieces.
+    values: &'c [TopValue],
     types: &'c DynTypes,
     namer: &'c TypeNamer<'c>,
     /// For each queue position, the positions of the interface values its recipe queued.
@@ -65,7 +66,6 @@ struct Decode<'c, 'e> {
 impl ProbeValues {
     /// Decodes the values of one event.
     pub fn decode(&self, cap: &Captured<'_>, types: &DynTypes, namer: &TypeNamer<'_>) -> Values {
-        let images = self.images(cap);
         // Replay the program's queue of interface values: a spec's first, then, for each
         // value whose recipe ran, the values its recipe names, while there is room.
         let mut next = self.reads.dyns.len();
@@ -85,7 +85,7 @@ impl ProbeValues {
             .collect();
         let d = Decode {
             cap,
-            images,
+            values: &self.values,
             types,
             namer,
             nested,
@@ -134,47 +134,6 @@ impl ProbeValues {
                 .collect(),
         )
     }
-
-    /// Each top-level value's bytes, rebuilt from its pieces, and which bytes are known.
-    fn images(&self, cap: &Captured<'_>) -> Vec<(Vec<u8>, Vec<bool>)> {
-        self.values
-            .iter()
-            .map(|v| {
-                let end = v
-                    .pieces
-                    .iter()
-                    .map(|p| p.offset + p.size)
-                    .max()
-                    .unwrap_or(0);
-                let size = usize::try_from(v.size.max(end).min(64 * 1024)).unwrap_or(0);
-                let mut img = vec![0u8; size];
-                let mut known = vec![false; size];
-                for p in &v.pieces {
-                    let word = match p.src {
-                        PieceSrc::Reg(slot) => cap.regs.get(slot).map(|r| r.to_le_bytes()),
-                        PieceSrc::Stack(o) => usize::try_from(o).ok().and_then(|o| {
-                            let b = cap.stack.get(o..o + p.size as usize)?;
-                            let mut w = [0u8; 8];
-                            w.get_mut(..b.len())?.copy_from_slice(b);
-                            Some(w)
-                        }),
-                        PieceSrc::Missing => None,
-                    };
-                    let (Some(word), Ok(at)) = (word, usize::try_from(p.offset)) else {
-                        continue;
-                    };
-                    let n = (p.size as usize).min(8);
-                    if let (Some(dst), Some(k)) =
-                        (img.get_mut(at..at + n), known.get_mut(at..at + n))
-                    {
-                        dst.copy_from_slice(word.get(..n).unwrap_or_default());
-                        k.iter_mut().for_each(|k| *k = true);
-                    }
-                }
-                (img, known)
-            })
-            .collect()
-    }
 }
 
 /// The dynamic type at queue position `q`, when its recipe ran.
@@ -188,35 +147,77 @@ fn recipe_ran<'t>(cap: &Captured<'_>, types: &'t DynTypes, q: usize) -> Option<&
 }
 
 impl Decode<'_, '_> {
-    fn bytes(&self, f: &Frame<'_>, owner: Owner, offset: u64, size: u64) -> Option<&[u8]> {
-        let start = usize::try_from(offset).ok()?;
-        let end = usize::try_from(offset.checked_add(size)?).ok()?;
-        match owner {
-            Owner::Value(v) => {
-                let (img, known) = self.images.get(v)?;
-                if known.get(start..end)?.iter().all(|k| *k) {
-                    img.get(start..end)
-                } else {
-                    None
-                }
-            }
-            Owner::Read(k) => self.cap.reads.get(f.base + k)?.as_ref()?.get(start..end),
-            Owner::DynData => None,
+    /// The `size` bytes (at most 8) at `offset` of top-level value `v`, from the pieces that
+    /// hold them; `None` when a byte was not captured.
+    fn top_uint(&self, v: usize, offset: u64, size: u64) -> Option<u64> {
+        let value = self.values.get(v)?;
+        if size == 0 || size > 8 {
+            return None;
         }
+        let word = |p: &PieceRecipe| -> Option<u64> {
+            match p.src {
+                PieceSrc::Reg(slot) => self.cap.regs.get(slot).copied(),
+                PieceSrc::Stack(o) => {
+                    let o = usize::try_from(o).ok()?;
+                    let b = self
+                        .cap
+                        .stack
+                        .get(o..o + usize::try_from(p.size.min(8)).ok()?)?;
+                    let mut w = [0u8; 8];
+                    w.get_mut(..b.len())?.copy_from_slice(b);
+                    Some(u64::from_le_bytes(w))
+                }
+                PieceSrc::Missing => None,
+            }
+        };
+        let mask = |v: u64, bytes: u64| {
+            if bytes >= 8 {
+                v
+            } else {
+                v & ((1 << (8 * bytes)) - 1)
+            }
+        };
+        // Almost always one piece is the value.
+        if let Some(p) = value
+            .pieces
+            .iter()
+            .find(|p| p.offset == offset && p.size == size)
+        {
+            return word(p).map(|w| mask(w, size));
+        }
+        let mut out = 0u64;
+        for k in 0..size {
+            let at = offset + k;
+            let p = value
+                .pieces
+                .iter()
+                .find(|p| p.offset <= at && at < p.offset + p.size.min(8))?;
+            let byte = (word(p)? >> (8 * (at - p.offset))) & 0xff;
+            out |= byte << (8 * k);
+        }
+        Some(out)
     }
 
     fn uint(&self, f: &Frame<'_>, owner: Owner, offset: u64, size: u64) -> Option<u64> {
-        if owner == Owner::DynData {
-            let w = f.data.to_le_bytes();
-            let b = w.get(usize::try_from(offset).ok()?..usize::try_from(offset + size).ok()?)?;
-            let mut out = [0u8; 8];
-            out.get_mut(..b.len())?.copy_from_slice(b);
-            return Some(u64::from_le_bytes(out));
+        match owner {
+            Owner::DynData => {
+                let w = f.data.to_le_bytes();
+                let b =
+                    w.get(usize::try_from(offset).ok()?..usize::try_from(offset + size).ok()?)?;
+                let mut out = [0u8; 8];
+                out.get_mut(..b.len())?.copy_from_slice(b);
+                Some(u64::from_le_bytes(out))
+            }
+            Owner::Value(v) => self.top_uint(v, offset, size),
+            Owner::Read(k) => {
+                let start = usize::try_from(offset).ok()?;
+                let end = usize::try_from(offset.checked_add(size)?).ok()?;
+                let b = self.cap.reads.get(f.base + k)?.as_ref()?.get(start..end)?;
+                let mut w = [0u8; 8];
+                w.get_mut(..b.len())?.copy_from_slice(b);
+                Some(u64::from_le_bytes(w))
+            }
         }
-        let b = self.bytes(f, owner, offset, size)?;
-        let mut w = [0u8; 8];
-        w.get_mut(..b.len())?.copy_from_slice(b);
-        Some(u64::from_le_bytes(w))
     }
 
     /// The read planned for the pointer at (`owner`, `offset`), when it was made.
@@ -228,7 +229,15 @@ impl Decode<'_, '_> {
     /// Bytes of `owner` captured (a top-level value's image, a read, the data word).
     fn captured_len(&self, f: &Frame<'_>, owner: Owner) -> u64 {
         match owner {
-            Owner::Value(v) => self.images.get(v).map_or(0, |(img, _)| img.len() as u64),
+            Owner::Value(v) => self.values.get(v).map_or(0, |v| {
+                let end = v
+                    .pieces
+                    .iter()
+                    .map(|p| p.offset + p.size)
+                    .max()
+                    .unwrap_or(0);
+                v.size.max(end).min(64 * 1024)
+            }),
             Owner::Read(k) => self
                 .cap
                 .reads

@@ -7,11 +7,11 @@
 //! any other value sits behind the data word, which is then a pointer to it.
 
 use crate::reads::{Limits, MapLayouts, Owner, Planner, ReadPlan, MAX_POINTEE};
+use foldhash::HashMap;
 use pclntab::typedesc::TypeDetail;
 use probe_common::{TypeRecipe, Word, MAX_TYPE_DEREFS, MAX_TYPE_DYN, WORD_CONST, WORD_DYN_DATA};
 use resolver::described::DescribedTypes;
 use resolver::types::GoType;
-use std::collections::HashMap;
 
 /// How maps of type `t` store their entries: from the descriptor of the map type of that name.
 pub fn map_layout(

@@ -4,12 +4,12 @@
 use crate::decode::Captured;
 use crate::dynamic::DynTypes;
 use crate::spec::ProbeValues;
+use crate::stack::{StackFrame, Symbolizer};
 use crate::typenames::TypeNames;
 use crate::value::Values;
+use foldhash::HashMap;
 use pclntab::GoBinary;
 use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_DYN, MAX_REGS};
-use std::collections::HashMap;
-use std::mem::offset_of;
 
 /// One event as the program sent it.
 #[derive(Debug, Clone)]
@@ -49,67 +49,55 @@ pub struct Event<'b> {
     /// Everything captured after the header: the stack copy, then each read's bytes, each
     /// starting at a multiple of 8.
     pub data: &'b [u8],
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    /// The call stack's return addresses (`--stack`), 8 bytes each, innermost first: the last
+    /// bytes of `data`.
+    pub frames: &'b [u8],
 }
 
 impl<'b> Event<'b> {
     /// Parses an event; `None` if it is shorter than its header says.
     pub fn parse(b: &'b [u8]) -> Option<Self> {
-        // Field offsets from the shared definition, so the two sides cannot drift apart.
-        let field = |off: usize| u64_at(b, off);
-        let mut regs = [0u64; MAX_REGS];
-        for (i, r) in regs.iter_mut().enumerate() {
-            *r = field(offset_of!(EventHeader, regs) + 8 * i)?;
-        }
-        let mut deref_len = [0u16; MAX_DEREFS];
-        for (i, d) in deref_len.iter_mut().enumerate() {
-            *d = u16_at(b, offset_of!(EventHeader, deref_len) + 2 * i)?;
-        }
-        let mut dyn_type = [0u64; MAX_DYN];
-        for (i, d) in dyn_type.iter_mut().enumerate() {
-            *d = field(offset_of!(EventHeader, dyn_type) + 8 * i)?;
-        }
-        let mut dyn_first = [0u8; MAX_DYN];
-        dyn_first.copy_from_slice(b.get(
-            offset_of!(EventHeader, dyn_first)..offset_of!(EventHeader, dyn_first) + MAX_DYN,
-        )?);
-        let nderefs = usize::from(*b.get(offset_of!(EventHeader, nderefs))?).min(MAX_DEREFS);
-        let ndyn = usize::from(*b.get(offset_of!(EventHeader, ndyn))?).min(MAX_DYN);
-        let cookie = field(offset_of!(EventHeader, cookie))?;
-        let stack_len = u32_at(b, offset_of!(EventHeader, stack_len))? as usize;
-        let data_len = u32_at(b, offset_of!(EventHeader, data_len))? as usize;
+        let head = b.get(..HEADER_BYTES)?;
+        // SAFETY: `head` holds HEADER_BYTES = size_of::<EventHeader>() bytes, and EventHeader
+        // is repr(C) plain integers with its padding spelled out (probe-common checks its
+        // size), valid for any bytes; the program wrote it in this machine's byte order.
+        let h: EventHeader = unsafe { std::ptr::read_unaligned(head.as_ptr().cast()) };
+        let data_len = h.data_len as usize;
         let data = b.get(HEADER_BYTES..HEADER_BYTES.checked_add(data_len)?)?;
-        let pid_tgid = field(offset_of!(EventHeader, pid_tgid))?;
+        let frames = data.get(data.len().checked_sub(8 * usize::from(h.nframes))?..)?;
         Some(Event {
-            ts_ns: field(offset_of!(EventHeader, ts_ns))?,
-            pid: (pid_tgid >> 32) as u32,
-            tid: pid_tgid as u32,
-            goid: field(offset_of!(EventHeader, goid))?,
-            sp: field(offset_of!(EventHeader, sp))?,
-            ip: field(offset_of!(EventHeader, ip))?,
-            stack_hi: field(offset_of!(EventHeader, stack_hi))?,
-            spec: cookie & 0xffff_ffff,
-            site_offset: cookie >> 32,
-            regs,
-            deref_len,
-            nderefs,
-            dyn_type,
-            dyn_first,
-            ndyn,
-            stack: data.get(..stack_len)?,
+            ts_ns: h.ts_ns,
+            pid: (h.pid_tgid >> 32) as u32,
+            tid: h.pid_tgid as u32,
+            goid: h.goid,
+            sp: h.sp,
+            ip: h.ip,
+            stack_hi: h.stack_hi,
+            spec: h.cookie & 0xffff_ffff,
+            site_offset: h.cookie >> 32,
+            regs: h.regs,
+            deref_len: h.deref_len,
+            nderefs: usize::from(h.nderefs).min(MAX_DEREFS),
+            dyn_type: h.dyn_type,
+            dyn_first: h.dyn_first,
+            ndyn: usize::from(h.ndyn).min(MAX_DYN),
+            stack: data.get(..h.stack_len as usize)?,
             data,
+            frames,
         })
+    }
+
+    /// The call stack's return addresses, innermost first.
+    pub fn frame_pcs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.frames
+            .chunks_exact(8)
+            .filter_map(|c| Some(u64::from_le_bytes(c.try_into().ok()?)))
+    }
+
+    /// The load bias of the process (0 unless PIE), for a function whose entry is at link-time
+    /// `entry`.
+    pub fn bias(&self, entry: u64) -> u64 {
+        self.ip.wrapping_sub(entry).wrapping_sub(self.site_offset)
     }
 
     /// The memory reads, split, for a function whose entry is at link-time `entry`.
@@ -135,7 +123,7 @@ impl<'b> Event<'b> {
             reads,
             dyn_types: self.dyn_type.get(..self.ndyn).unwrap_or_default(),
             dyn_first: self.dyn_first.get(..self.ndyn).unwrap_or_default(),
-            bias: self.ip.wrapping_sub(entry).wrapping_sub(self.site_offset),
+            bias: self.bias(entry),
         }
     }
 
@@ -162,6 +150,9 @@ struct Pending {
 pub struct Pairing {
     /// (pid, goid or tid) → pending calls, outermost first.
     stacks: HashMap<(u32, u64), Vec<Pending>>,
+    /// Emptied stacks, kept for the next goroutines (a call and its return then allocate
+    /// nothing).
+    spare: Vec<Vec<Pending>>,
     /// Calls whose return was never seen (panics, tail calls, tracing stopped).
     pub unpaired_calls: u64,
     /// Returns whose call was not seen (it started before tracing).
@@ -182,7 +173,11 @@ impl Pairing {
     /// Records a call.
     pub fn call(&mut self, e: &Event<'_>, function: usize) {
         let depth = e.depth();
-        let stack = self.stacks.entry(Self::key(e)).or_default();
+        let spare = &mut self.spare;
+        let stack = self
+            .stacks
+            .entry(Self::key(e))
+            .or_insert_with(|| spare.pop().unwrap_or_default());
         // Depth grows as the stack does: a pending call as deep or deeper than this one has
         // returned unseen.
         while stack.last().is_some_and(|p| p.depth >= depth) {
@@ -221,7 +216,11 @@ impl Pairing {
             }
         };
         if stack.is_empty() {
-            self.stacks.remove(&key);
+            if let Some(empty) = self.stacks.remove(&key) {
+                if self.spare.len() < 1024 {
+                    self.spare.push(empty);
+                }
+            }
         }
         found
     }
@@ -251,6 +250,8 @@ pub struct TraceEvent {
     pub values: Values,
     /// Time since the paired call (returns).
     pub dur_ns: Option<u64>,
+    /// The Go call stack, innermost first (calls, with `--stack`).
+    pub stack: Option<Vec<StackFrame>>,
 }
 
 /// One traced function, as the decoder needs it.
@@ -275,6 +276,8 @@ pub struct Decoder<'a, 'data> {
     pub pairing: Pairing,
     /// Events too short to parse (never expected).
     pub malformed: u64,
+    /// Symbolizes call stacks, when they are captured.
+    stacks: Option<Symbolizer<'a, 'data>>,
 }
 
 impl<'a, 'data> Decoder<'a, 'data> {
@@ -286,7 +289,24 @@ impl<'a, 'data> Decoder<'a, 'data> {
             types,
             pairing: Pairing::default(),
             malformed: 0,
+            stacks: None,
         }
+    }
+
+    /// Calls carry their call stack (`--stack`).
+    pub fn with_stacks(mut self, bin: &'a GoBinary<'data>) -> Self {
+        self.stacks = Some(Symbolizer::new(bin));
+        self
+    }
+
+    /// The dynamic types, with their recipes.
+    pub fn types(&self) -> &DynTypes {
+        &self.types
+    }
+
+    /// How many functions there are.
+    pub fn functions(&self) -> usize {
+        self.functions.len()
     }
 
     /// The name of function `i`.
@@ -307,6 +327,10 @@ impl<'a, 'data> Decoder<'a, 'data> {
         let names = &self.names;
         let namer = |addr: u64| names.name(addr);
         let values = values_plan.decode(&e.captured(f.entry_vaddr), &self.types, &namer);
+        let stack = match (&mut self.stacks, is_return) {
+            (Some(sym), false) => Some(sym.stack(e.frame_pcs(), e.bias(f.entry_vaddr))),
+            _ => None,
+        };
         let dur_ns = if is_return {
             self.pairing
                 .ret(&e, function)
@@ -324,6 +348,7 @@ impl<'a, 'data> Decoder<'a, 'data> {
             goid: (e.goid != 0).then_some(e.goid),
             values,
             dur_ns,
+            stack,
         })
     }
 }
@@ -351,6 +376,7 @@ mod tests {
             ndyn: 0,
             stack: &[],
             data: &[],
+            frames: &[],
         }
     }
 

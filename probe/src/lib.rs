@@ -13,22 +13,31 @@
 mod arch;
 mod attach;
 mod btf;
+pub mod condition;
 pub mod decode;
 pub mod dynamic;
 mod events;
+pub mod json;
 mod multi;
 pub mod reads;
+mod session;
 pub mod spec;
+pub mod stack;
+pub mod stats;
 mod sys;
 mod typenames;
 pub mod value;
 
 pub use arch::Arch;
+pub use condition::Condition;
 pub use dynamic::DynTypes;
 pub use events::{DecodedFunction, Decoder, Event, Pairing, TraceEvent};
 pub use probe_common::ProbeSpec;
 pub use reads::Limits;
+pub use session::{Attached, Notes, Options, Session};
 pub use spec::{FunctionCapture, GoroutineAccess};
+pub use stack::StackFrame;
+pub use stats::FunctionStats;
 pub use typenames::TypeNames;
 pub use value::{Value, Values};
 
@@ -37,8 +46,10 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::UProbe;
 use aya::{Ebpf, EbpfLoader};
 use probe_common::{
-    TypeRecipe, FLAG_G_IN_REG, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES, PT_REGS_WORDS,
-    PT_REGS_WORDS_ARM64, WORD_REG,
+    CallKey, CallMark, FnStats, SpecFilter, TraceConfig, TypeRecipe, CFG_STATS, CFG_TRACK,
+    COUNT_AGGREGATED, COUNT_FILTERED_CALLS, COUNT_FILTERED_RETURNS, COUNT_REPLACED, COUNT_UNKEPT,
+    COUNT_UNTIMED, FLAG_G_IN_REG, MARK_KEPT, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES,
+    PT_REGS_WORDS, PT_REGS_WORDS_ARM64, WORD_REG,
 };
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd};
@@ -64,6 +75,9 @@ pub enum TraceError {
         /// What is wrong.
         detail: String,
     },
+    /// A `--where` condition that does not fit.
+    #[error(transparent)]
+    Condition(#[from] condition::ConditionError),
     /// Loading or attaching failed.
     #[error("{what}: {cause}")]
     Bpf {
@@ -199,6 +213,27 @@ fn check_registers(arch: Arch, spec: &ProbeSpec) -> Result<(), String> {
     }
 }
 
+/// Probe hits the program did not send, by reason (all summed over CPUs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events lost because the ring buffer was full.
+    pub drops: u64,
+    /// Calls a filter left out.
+    pub filtered_calls: u64,
+    /// Returns left out (of calls left out or not seen, or by a filter).
+    pub filtered_returns: u64,
+    /// Calls that passed but could not be followed until their return (maps full).
+    pub unkept: u64,
+    /// Kept calls that never returned, replaced by a later call at their depth.
+    pub replaced: u64,
+    /// Probe hits added up in the statistics (`--stats`).
+    pub aggregated: u64,
+    /// `--stats`: calls whose latency could not be measured (maps full).
+    pub untimed: u64,
+    /// Kept calls that had not returned when tracing stopped.
+    pub kept_pending: u64,
+}
+
 /// Which instruction of a function a probe is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteKind {
@@ -321,13 +356,10 @@ impl Drop for Tracer {
 
 impl Tracer {
     /// Loads the program built for the running kernel's architecture (the traced binary's:
-    /// [`Arch::of_binary`] refuses any other) with room for `specs` and `types`' recipes and a
-    /// ring buffer of `ring_bytes` (a power of two, at least a page), and stores them.
-    pub fn load(
-        specs: &[ProbeSpec],
-        types: &DynTypes,
-        ring_bytes: u32,
-    ) -> Result<Tracer, TraceError> {
+    /// [`Arch::of_binary`] refuses any other) with its maps sized for `p`, and stores the
+    /// specs, filters, type recipes and settings.
+    pub fn load(p: &Program<'_>) -> Result<Tracer, TraceError> {
+        let specs = p.specs;
         let arch = Arch::kernel().map_err(|machine| {
             TraceError::Unsupported(format!("no eBPF program for this {machine} kernel"))
         })?;
@@ -340,12 +372,21 @@ impl Tracer {
         let program = arch.program();
         let n = u32::try_from(specs.len().max(1))
             .map_err(|_| TraceError::Unsupported("too many probes".into()))?;
-        let ntypes = u32::try_from(types.types.len().max(1))
+        let ntypes = u32::try_from(p.types.types.len().max(1))
             .map_err(|_| TraceError::Unsupported("too many types".into()))?;
+        let functions = u32::try_from(p.functions.max(1))
+            .map_err(|_| TraceError::Unsupported("too many functions".into()))?;
+        let tracks = p.config.flags & (CFG_TRACK | CFG_STATS) != 0;
+        let stats = p.config.flags & CFG_STATS != 0;
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("SPECS", n)
+            .map_max_entries("FILTERS", n)
             .map_max_entries("TYPES", ntypes)
-            .map_max_entries("EVENTS", ring_bytes)
+            .map_max_entries("EVENTS", p.ring_bytes)
+            .map_max_entries("CALLS", if tracks { MAX_CALLS } else { 1 })
+            .map_max_entries("KEPT", if p.keeps { MAX_KEPT } else { 1 })
+            .map_max_entries("STATS", if stats { functions } else { 1 })
+            .map_max_entries("STATS_MAX", if stats { functions } else { 1 })
             .load(program)
             .map_err(bpf("loading the eBPF program"))?;
         {
@@ -354,22 +395,16 @@ impl Tracer {
                 .ok_or_else(|| TraceError::Unsupported("map TYPES missing".into()))?;
             let mut hash: BpfHashMap<_, u64, TypeRecipe> =
                 BpfHashMap::try_from(map).map_err(bpf("map TYPES"))?;
-            for (addr, recipe) in types.recipes() {
+            for (addr, recipe) in p.types.recipes() {
                 hash.insert(addr, *recipe, 0)
                     .map_err(bpf("writing a type recipe"))?;
             }
         }
-        {
-            let map = ebpf
-                .map_mut("SPECS")
-                .ok_or_else(|| TraceError::Unsupported("map SPECS missing".into()))?;
-            let mut array: Array<_, ProbeSpec> = Array::try_from(map).map_err(bpf("map SPECS"))?;
-            for (i, s) in specs.iter().enumerate() {
-                array
-                    .set(i as u32, *s, 0)
-                    .map_err(bpf("writing a probe spec"))?;
-            }
-        }
+        set_all(&mut ebpf, "SPECS", specs.iter().copied())?;
+        let pass = SpecFilter::pass();
+        let filters = (0..specs.len()).map(|i| p.filters.get(i).copied().unwrap_or(pass));
+        set_all(&mut ebpf, "FILTERS", filters)?;
+        set_all(&mut ebpf, "CONFIG", std::iter::once(p.config))?;
         // One link for every probe when the kernel has uprobe_multi (6.6+); otherwise aya
         // loads the program and each probe gets its own perf event.
         let multi_prog = multi::load(&ebpf, program, "gosyms_probe").ok();
@@ -548,12 +583,105 @@ impl Tracer {
 
     /// Events the program could not send because the ring buffer was full.
     pub fn drops(&self) -> u64 {
+        self.per_cpu_sum("DROPS", 0)
+    }
+
+    /// The sum over CPUs of entry `i` of the per-CPU array `name`.
+    fn per_cpu_sum(&self, name: &str, i: u32) -> u64 {
         self.ebpf
-            .map("DROPS")
+            .map(name)
             .and_then(|m| PerCpuArray::<_, u64>::try_from(m).ok())
-            .and_then(|a| a.get(&0, 0).ok())
+            .and_then(|a| a.get(&i, 0).ok())
             .map_or(0, |v| v.iter().sum())
     }
+
+    /// What the program counted instead of sending (`COUNT_*`), after the probes are
+    /// detached; with the calls kept that never returned.
+    pub fn counts(&self) -> Counts {
+        let c = |i| self.per_cpu_sum("COUNTS", i);
+        let kept_pending = self
+            .ebpf
+            .map("CALLS")
+            .and_then(|m| BpfHashMap::<_, CallKey, CallMark>::try_from(m).ok())
+            .map_or(0, |calls| {
+                calls
+                    .iter()
+                    .filter_map(Result::ok)
+                    .filter(|(_, m)| m.flags & MARK_KEPT != 0)
+                    .count() as u64
+            });
+        Counts {
+            drops: self.drops(),
+            filtered_calls: c(COUNT_FILTERED_CALLS),
+            filtered_returns: c(COUNT_FILTERED_RETURNS),
+            unkept: c(COUNT_UNKEPT),
+            replaced: c(COUNT_REPLACED),
+            aggregated: c(COUNT_AGGREGATED),
+            untimed: c(COUNT_UNTIMED),
+            kept_pending,
+        }
+    }
+
+    /// Function `i`'s totals (`--stats`) and each CPU's longest latency.
+    pub fn function_stats(&self, i: u32) -> Result<(FnStats, Vec<u64>), TraceError> {
+        let map = self
+            .ebpf
+            .map("STATS")
+            .ok_or_else(|| TraceError::Unsupported("map STATS missing".into()))?;
+        let stats: Array<_, FnStats> = Array::try_from(map).map_err(bpf("map STATS"))?;
+        let s = stats.get(&i, 0).map_err(bpf("reading STATS"))?;
+        let max = self
+            .ebpf
+            .map("STATS_MAX")
+            .and_then(|m| PerCpuArray::<_, u64>::try_from(m).ok())
+            .and_then(|a| a.get(&i, 0).ok())
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
+        Ok((s, max))
+    }
+}
+
+/// Calls followed at once from entry to return (`CALLS`), at most.
+pub const MAX_CALLS: u32 = 1 << 16;
+/// Calls' events kept until their return (`KEPT`), at most.
+pub const MAX_KEPT: u32 = 4096;
+
+/// What to load: the specs, their filters, the type recipes and the settings.
+pub struct Program<'p> {
+    /// One spec per entry and per function's returns.
+    pub specs: &'p [ProbeSpec],
+    /// A filter per spec (missing ones pass everything).
+    pub filters: &'p [SpecFilter],
+    /// The dynamic types' recipes.
+    pub types: &'p DynTypes,
+    /// What applies to every probe.
+    pub config: TraceConfig,
+    /// How many functions (for `--stats`).
+    pub functions: usize,
+    /// Whether calls' events may be kept until their return.
+    pub keeps: bool,
+    /// Ring buffer bytes (a power of two, at least a page).
+    pub ring_bytes: u32,
+}
+
+/// Writes `values` to the array map `name` from index 0.
+fn set_all<T: aya::Pod>(
+    ebpf: &mut Ebpf,
+    name: &str,
+    values: impl Iterator<Item = T>,
+) -> Result<(), TraceError> {
+    let map = ebpf
+        .map_mut(name)
+        .ok_or_else(|| TraceError::Unsupported(format!("map {name} missing")))?;
+    let mut array: Array<_, T> = Array::try_from(map).map_err(bpf(format!("map {name}")))?;
+    for (i, v) in values.enumerate() {
+        let i =
+            u32::try_from(i).map_err(|_| TraceError::Unsupported(format!("{name}: too many")))?;
+        array
+            .set(i, v, 0)
+            .map_err(bpf(format!("writing to map {name}")))?;
+    }
+    Ok(())
 }
 
 /// Attaches `points` with links made by `attach` (one `uprobe_multi` link each): one link for

@@ -8,12 +8,12 @@
 //! words of its owner; each interface in it is a [`DynSlot`] whose dynamic type the program
 //! looks up. Reads follow pointers `depth` levels, and stop at the per-probe limits, with a note.
 
+use foldhash::HashMap;
 use pclntab::typedesc::MapLayout;
 use probe_common::{
     Deref, DynSlot, Word, DYN_ITAB, MAX_DEREF_BYTES, WORD_CONST, WORD_DEREF, WORD_DYN_DATA,
 };
 use resolver::types::{field_offsets, GoType};
-use std::collections::HashMap;
 
 /// Largest pointee read through a pointer: the first this many bytes of a larger one.
 pub const MAX_POINTEE: u64 = 512;

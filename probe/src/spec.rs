@@ -125,7 +125,12 @@ fn pt_regs_index(goarch: &str, name: &str) -> Option<u8> {
 }
 
 /// The word at `offset` of value `v`, from its pieces: a register (of `goarch`) or a stack slot.
-fn top_word(goarch: &str, values: &[ValueLayout], v: usize, offset: u64) -> Option<Word> {
+pub(crate) fn top_word(
+    goarch: &str,
+    values: &[ValueLayout],
+    v: usize,
+    offset: u64,
+) -> Option<Word> {
     let piece = values.get(v)?.pieces.iter().find(|p| p.offset == offset)?;
     match &piece.location {
         Location::IntReg(r) => Some(Word {

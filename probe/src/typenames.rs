@@ -1,8 +1,8 @@
 //! Names of Go runtime types: what an interface value's type word (or its itab's type word)
 //! points to, read by `pclntab`'s type descriptor reader ([`GoBinary::type_name`]).
 
+use foldhash::HashMap;
 use pclntab::{GoBinary, VirtAddr};
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Resolves type addresses (link-time addresses) to names, with a cache.
@@ -16,7 +16,7 @@ impl<'a, 'data> TypeNames<'a, 'data> {
     pub fn new(bin: &'a GoBinary<'data>) -> Self {
         TypeNames {
             bin,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
         }
     }
 

@@ -136,22 +136,26 @@ impl Tracing {
             err.contains(&format!("stopped ({reason})")),
             "{label}: {status:?} {err}"
         );
-        assert_eq!(
-            lines, s.written,
-            "{label}: lines in the file vs summary: {err}"
-        );
+        // With --stats the file holds the statistics, not events.
+        if s.kernel("probe hits counted in --stats") == 0 {
+            assert_eq!(
+                lines, s.written,
+                "{label}: lines in the file vs summary: {err}"
+            );
+        }
         assert!(hits > 0, "{label}: the program never ran");
         assert_eq!(
-            s.written + s.dropped + s.not_written,
+            s.written + s.dropped + s.not_written + s.counted(),
             hits,
-            "{label}: written {} + dropped {} + not written {} != {hits} probe hits: {err}",
+            "{label}: written {} + dropped {} + not written {} + counted in the kernel {} != {hits} probe hits: {err}",
             s.written,
             s.dropped,
-            s.not_written
+            s.not_written,
+            s.counted()
         );
         eprintln!(
-            "{label}: {hits} hits = {} written + {} dropped + {} not written",
-            s.written, s.dropped, s.not_written
+            "{label}: {hits} hits = {} written + {} dropped + {} not written + {} counted in the kernel ({:?})",
+            s.written, s.dropped, s.not_written, s.counted(), s.kernel
         );
         s
     }
@@ -162,7 +166,40 @@ struct Summary {
     written: u64,
     dropped: u64,
     not_written: u64,
+    /// What the kernel counted instead of sending: filtered out, not followed, never
+    /// returned, still running, added up in --stats; by what.
+    kernel: Vec<(String, u64)>,
 }
+
+impl Summary {
+    fn counted(&self) -> u64 {
+        self.kernel.iter().map(|k| k.1).sum()
+    }
+
+    fn kernel(&self, what: &str) -> u64 {
+        self.kernel
+            .iter()
+            .filter(|k| k.0.starts_with(what))
+            .map(|k| k.1)
+            .sum()
+    }
+}
+
+/// What the kernel counts, as the summary names them (singular and plural).
+const KERNEL_COUNTS: &[&str] = &[
+    "call filtered out",
+    "calls filtered out",
+    "return filtered out",
+    "returns filtered out",
+    "call not followed",
+    "calls not followed",
+    "kept call never returned",
+    "kept calls never returned",
+    "kept call still running",
+    "kept calls still running",
+    "probe hit counted in --stats",
+    "probe hits counted in --stats",
+];
 
 impl Summary {
     fn parse(stderr: &str) -> Summary {
@@ -175,6 +212,7 @@ impl Summary {
             written: 0,
             dropped: 0,
             not_written: 0,
+            kernel: Vec::new(),
         };
         for part in counts.split(", ") {
             let (n, what) = part.split_once(' ').unwrap();
@@ -185,6 +223,8 @@ impl Summary {
                 s.dropped = n;
             } else if what.starts_with("not written") || what.starts_with("undecodable") {
                 s.not_written += n;
+            } else if let Some(k) = KERNEL_COUNTS.iter().find(|k| what.starts_with(**k)) {
+                s.kernel.push((k.to_string(), n));
             } else {
                 panic!("unknown count {part:?} in {line}");
             }
@@ -290,6 +330,46 @@ fn every_hit_is_written_dropped_or_counted_however_tracing_stops() {
     target.kill().unwrap();
     target.wait().unwrap();
     t.finish("target killed", "the process exited");
+
+    // Filters in the kernel: a condition on an argument, decided at each call's entry; the
+    // calls it leaves out, and their returns, are counted, and they are the program's own
+    // count of such calls (1,000 goroutines, each with i = 0 to 1500 of 2000).
+    let t = Tracing::start(
+        "where",
+        &command(&["--where", "i > 1500"], &bin, "2000"),
+        &[("STRESS_WAIT_MS", "500")],
+    );
+    let s = t.finish("--where", "the command exited");
+    if s.dropped == 0 {
+        assert_eq!(s.kernel("calls filtered out"), 1000 * 1501);
+        assert_eq!(s.kernel("returns filtered out"), 1000 * 1501);
+        assert_eq!(s.written, 2 * 1000 * 499);
+    }
+
+    // Calls kept until their return (--min-duration, and a condition on results), stopped by
+    // SIGINT while many are in flight: kept calls still running are counted too.
+    for (label, extra) in [
+        ("min-duration", &["--min-duration", "200us"][..]),
+        ("where-results", &["--where", "err != nil"][..]),
+    ] {
+        let mut target = start_stress(3000, 500);
+        let pid = target.id().to_string();
+        let t = Tracing::start(label, &with_pid(&pid, extra), &[]);
+        t.wait_for_events();
+        std::thread::sleep(Duration::from_millis(300));
+        t.signal(2);
+        t.finish(label, "SIGINT");
+        assert!(target.wait().unwrap().success());
+    }
+
+    // --stats: no events; every hit is added up or counted.
+    let mut target = start_stress(2000, 500);
+    let pid = target.id().to_string();
+    let t = Tracing::start("stats", &with_pid(&pid, &["--stats"]), &[]);
+    let s = t.finish("--stats", "the process exited");
+    assert_eq!(s.written, 0);
+    assert!(s.kernel("probe hits counted in --stats") > 0);
+    assert!(target.wait().unwrap().success());
 
     // A ring buffer too small for the rate, stopped by SIGINT: written + dropped = hits.
     let mut target = start_stress(3000, 500);

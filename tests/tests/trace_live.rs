@@ -9,14 +9,14 @@
 
 mod common;
 
-use common::{gosyms, scratch};
+use common::{gosyms, lines_of, scratch};
 use gosyms_tests::{go, go_build_mode, host_goarch, repo};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Receiver;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 fn build(name: &str) -> PathBuf {
@@ -41,20 +41,6 @@ fn monotonic_ns() -> u64 {
     // SAFETY: a valid timespec (two longs on x86-64 Linux); CLOCK_MONOTONIC is 1.
     assert_eq!(unsafe { clock_gettime(1, &mut ts) }, 0);
     ts[0] as u64 * 1_000_000_000 + ts[1] as u64
-}
-
-/// Lines of a stream, as they come, on a channel; and all of them so far.
-fn lines_of(r: impl Read + Send + 'static) -> (Receiver<String>, Arc<Mutex<String>>) {
-    let (tx, rx) = channel();
-    let all = Arc::new(Mutex::new(String::new()));
-    let all2 = all.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines().map_while(Result::ok) {
-            all2.lock().unwrap().push_str(&format!("{line}\n"));
-            let _ = tx.send(line);
-        }
-    });
-    (rx, all)
 }
 
 fn next_line(rx: &Receiver<String>, what: &str, all: &Mutex<String>) -> String {

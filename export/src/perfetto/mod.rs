@@ -402,6 +402,7 @@ mod tests {
             goid: Some(7),
             values,
             dur_ns: None,
+            stack: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Shared helpers: finding the gosyms binary and the test corpora, running it, reading its JSON.
 #![allow(dead_code)]
 
+pub mod selective;
 pub mod truth;
 
 #[allow(unused_imports)] // each test file uses some of them
@@ -51,6 +52,26 @@ pub fn scratch(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gosyms-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create scratch directory");
     dir
+}
+
+/// Lines of a stream, as they come, on a channel; and all of them so far.
+pub fn lines_of(
+    r: impl std::io::Read + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<String>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let all = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let all2 = all.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            all2.lock().unwrap().push_str(&format!("{line}\n"));
+            let _ = tx.send(line);
+        }
+    });
+    (rx, all)
 }
 
 /// Starts `cmd` with stdin, stdout and stderr piped.

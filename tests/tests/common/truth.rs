@@ -19,6 +19,11 @@ pub struct Run {
 
 /// Runs `gosyms trace FLAGS -o FILE PATTERNS -- BINARY`, which must succeed.
 pub fn trace(binary: &Path, flags: &[&str], patterns: &[&str]) -> Run {
+    trace_args(binary, &[], flags, patterns)
+}
+
+/// Runs `gosyms trace FLAGS -o FILE PATTERNS -- BINARY ARGS`, which must succeed.
+pub fn trace_args(binary: &Path, args: &[&str], flags: &[&str], patterns: &[&str]) -> Run {
     // Tests run in parallel: one file per run.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -35,6 +40,7 @@ pub fn trace(binary: &Path, flags: &[&str], patterns: &[&str]) -> Run {
         .args(patterns)
         .arg("--")
         .arg(binary)
+        .args(args)
         .output()
         .expect("run gosyms trace");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
