@@ -276,6 +276,7 @@ fn probe_set(
     a: &TraceArgs,
     notes: &mut Notes,
 ) -> Result<ProbeSet> {
+    let arch = probe::Arch::of_binary(bin)?;
     let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
     let fsbase = if needs_tls {
         match probe::fsbase_offset() {
@@ -327,7 +328,7 @@ fn probe_set(
         probe::validate(&plan.function, &cap.ret)?;
         let entry_spec = u32::try_from(2 * i)?;
         let entry = plan.entry_probe;
-        if let Some(why) = probe::uprobe_refusal(code_at(entry.file_offset)) {
+        if let Some(why) = probe::uprobe_refusal(arch, code_at(entry.file_offset)) {
             notes.add(
                 format!("not traced: the kernel cannot probe its entry ({why})"),
                 &plan.function,
@@ -341,7 +342,7 @@ fn probe_set(
                 kind: SiteKind::Entry,
             });
             for r in plan.returns.iter().filter(|_| !a.no_returns) {
-                if let Some(why) = probe::uprobe_refusal(code_at(r.file_offset)) {
+                if let Some(why) = probe::uprobe_refusal(arch, code_at(r.file_offset)) {
                     notes.add(
                         format!("a return at {:#x} is not probed ({why})", r.vaddr),
                         &plan.function,
