@@ -274,14 +274,21 @@ pub struct Refused {
     pub error: std::io::Error,
 }
 
-/// Why the kernel would refuse a uprobe on the x86-64 instruction starting `code`, if it
-/// certainly would (arch/x86/kernel/uprobes.c): a breakpoint or interrupt (`INT3`, `INT n`,
-/// `INT1`, `INTO`), `IRET` or `HLT`, which it neither single-steps nor emulates (Go's
-/// `runtime.abort` is `INT $3`, where execution must never arrive), or a legacy prefix it
-/// refuses (`ES`, `CS`, `DS`, `SS` segment overrides and `LOCK`, `is_prefix_bad`). Checked
-/// before attaching, so that such a site does not fail a whole `uprobe_multi` link;
-/// [`Tracer::attach`] still finds any other refused site by bisection.
-pub fn uprobe_refusal(code: &[u8]) -> Option<&'static str> {
+/// Why the kernel would refuse a uprobe on the instruction of `arch` starting `code`, if it
+/// certainly would. Checked before attaching, so that such a site does not fail a whole
+/// `uprobe_multi` link; [`Tracer::attach`] still finds any other refused site by bisection.
+pub fn uprobe_refusal(arch: Arch, code: &[u8]) -> Option<&'static str> {
+    match arch {
+        Arch::Amd64 => x86_64_refusal(code),
+        Arch::Arm64 => arm64_refusal(code),
+    }
+}
+
+/// x86-64 (arch/x86/kernel/uprobes.c): a breakpoint or interrupt (`INT3`, `INT n`, `INT1`,
+/// `INTO`), `IRET` or `HLT`, which it neither single-steps nor emulates (Go's `runtime.abort`
+/// is `INT $3`, where execution must never arrive), or a legacy prefix it refuses (`ES`, `CS`,
+/// `DS`, `SS` segment overrides and `LOCK`, `is_prefix_bad`).
+fn x86_64_refusal(code: &[u8]) -> Option<&'static str> {
     for &b in code.iter().take(15) {
         return Some(match b {
             0xcc => "an INT3 instruction",
@@ -296,6 +303,21 @@ pub fn uprobe_refusal(code: &[u8]) -> Option<&'static str> {
         });
     }
     None
+}
+
+/// arm64 (arch/arm64/kernel/probes/decode-insn.c, `aarch64_insn_is_steppable`): exception
+/// generation (`BRK`, `SVC`, `HLT`...: `aarch64_insn_is_exception`, Go's `runtime.breakpoint`)
+/// and exclusive loads and stores (`LDAXR`, `STLXR`...: `aarch64_insn_is_load_ex`/`store_ex`,
+/// the first instruction of Go's atomics), which stepping out of line would break.
+fn arm64_refusal(code: &[u8]) -> Option<&'static str> {
+    let insn = u32::from_le_bytes(code.get(..4)?.try_into().ok()?);
+    if insn & 0xff00_0000 == 0xd400_0000 {
+        Some("an exception-generating instruction")
+    } else if insn & 0x3f00_0000 == 0x0800_0000 {
+        Some("an exclusive load or store")
+    } else {
+        None
+    }
 }
 
 /// Whether an attach error is the kernel refusing one instruction (rather than a failure of
@@ -764,7 +786,23 @@ mod tests {
     }
 
     #[test]
+    fn arm64_sites_the_kernel_refuses() {
+        let refusal = |insn: u32| uprobe_refusal(Arch::Arm64, &insn.to_le_bytes());
+        assert!(refusal(0xd420_0000).is_some()); // BRK #0
+        assert!(refusal(0xd400_0001).is_some()); // SVC #0
+        assert!(refusal(0xc85f_fc01).is_some()); // LDAXR X1, [X0]
+        assert!(refusal(0xc803_fc01).is_some()); // STLXR W3, X1, [X0]
+        assert_eq!(refusal(0xf940_0b90), None); // MOVD 16(R28), R16: a first byte 0x90
+        assert_eq!(refusal(0xf81f_0ffe), None); // MOVD.W R30, -16(RSP)
+        assert_eq!(refusal(0xd65f_03c0), None); // RET
+        assert_eq!(refusal(0x9400_0000), None); // BL
+        assert_eq!(refusal(0xaa00_03f4), None); // MOV X20, X0 (its low byte is x86's HLT)
+        assert_eq!(uprobe_refusal(Arch::Arm64, &[0xd4]), None);
+    }
+
+    #[test]
     fn sites_the_kernel_refuses() {
+        let uprobe_refusal = |code: &[u8]| uprobe_refusal(Arch::Amd64, code);
         assert_eq!(uprobe_refusal(&[0xcc]), Some("an INT3 instruction"));
         // runtime.abort: INT $3.
         assert_eq!(

@@ -153,6 +153,7 @@ impl<'a, 'data> Session<'a, 'data> {
                 "--stack gives call events their stacks; --stats writes no events",
             ));
         }
+        let arch = crate::Arch::of_binary(bin)?;
         let mut notes = Notes::default();
         let needs_tls = plans.iter().any(|p| p.goid.g_register.is_none());
         let fsbase = if needs_tls {
@@ -263,7 +264,7 @@ impl<'a, 'data> Session<'a, 'data> {
                     format!("not traced: {}", why.trim_start_matches("--where: ")),
                     &plan.function,
                 );
-            } else if let Some(why) = uprobe_refusal(code_at(entry.file_offset)) {
+            } else if let Some(why) = uprobe_refusal(arch, code_at(entry.file_offset)) {
                 notes.add(
                     format!("not traced: the kernel cannot probe its entry ({why})"),
                     &plan.function,
@@ -277,7 +278,7 @@ impl<'a, 'data> Session<'a, 'data> {
                     kind: SiteKind::Entry,
                 });
                 for r in plan.returns.iter().filter(|_| !opts.no_returns) {
-                    if let Some(why) = uprobe_refusal(code_at(r.file_offset)) {
+                    if let Some(why) = uprobe_refusal(arch, code_at(r.file_offset)) {
                         notes.add(
                             format!("a return at {:#x} is not probed ({why})", r.vaddr),
                             &plan.function,
