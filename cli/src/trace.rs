@@ -886,10 +886,12 @@ fn summary(
     let mut line = format!(
         "gosyms: stopped ({stop}): {} {}, {} dropped (ring buffer full)",
         count(sink.written as usize, "event", "events"),
-        if sink.file.is_some() {
-            "written"
-        } else {
-            "read"
+        match (&sink.file, &sink.stats) {
+            (Some(_), _) => "written",
+            // --stats: the kernel sends no events, only counts.
+            (None, Some(_)) => "sent",
+            // Spans only: every event read became part of a span.
+            (None, None) => "read",
         },
         counts.drops
     );

@@ -172,7 +172,10 @@ unsafe fn capture(ctx: &ProbeContext) -> Option<()> {
     }
 
     let is_return = spec.flags & FLAG_RETURN != 0;
-    if !filter::thread_passes(cfg, &s.buf.header) {
+    // A return followed from its call (CALLS) is decided there: the goroutine may return on
+    // another thread than the one `--tid` chose at the call.
+    let followed = is_return && cfg.flags & (CFG_TRACK | CFG_STATS) != 0;
+    if !followed && !filter::thread_passes(cfg, &s.buf.header) {
         count(if is_return {
             COUNT_FILTERED_RETURNS
         } else {

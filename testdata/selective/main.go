@@ -13,6 +13,8 @@
 //	stacks   Leaf through nested, inlined and recursive calls, on main and on a goroutine;
 //	         Leaf prints the frames runtime.Callers gives it ("frames")
 //	stats    Work with known latencies and errors, on two goroutines
+//	wander   Nap, on four goroutines that unlock their threads first: a call that sleeps
+//	         often returns on another thread than the one it was made on (for --tid)
 //
 // With "wait", it first prints {"ready": true, "goids": [...], "tids": [...]} (the workers'
 // goroutines and threads) and reads one line from stdin before it calls anything, so that a
@@ -196,6 +198,16 @@ func slow() (calls int) {
 	return
 }
 
+func wander() (calls int) {
+	for i := 0; i < 50; i++ {
+		start := time.Now()
+		r := Nap(1)
+		call("main.Nap", map[string]interface{}{"ms": 1}, map[string]interface{}{"~r0": r}, start)
+		calls++
+	}
+	return
+}
+
 func stats(worker int) (calls, fails int) {
 	for i := 0; i < 40; i++ {
 		ms, fail := []int{0, 1, 3, 9}[(i+worker)%4], i%5 == worker
@@ -217,7 +229,7 @@ func main() {
 		os.Exit(2)
 	}
 	mode, wait := os.Args[1], len(os.Args) > 2 && os.Args[2] == "wait"
-	workers := map[string]int{"filters": 3, "slow": 1, "stacks": 1, "stats": 2}[mode]
+	workers := map[string]int{"filters": 3, "slow": 1, "stacks": 1, "stats": 2, "wander": 4}[mode]
 	if workers == 0 {
 		fmt.Fprintf(os.Stderr, "selective: unknown mode %q\n", mode)
 		os.Exit(2)
@@ -250,6 +262,9 @@ func main() {
 				c = 1
 			case "stats":
 				c, f = stats(w)
+			case "wander":
+				runtime.UnlockOSThread()
+				c = wander()
 			}
 			tmu.Lock()
 			total, failed = total+c, failed+f

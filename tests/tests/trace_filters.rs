@@ -232,6 +232,60 @@ fn goid_and_tid_select_one_goroutine_and_one_thread() {
 }
 
 #[test]
+fn tid_keeps_the_returns_of_calls_that_moved_to_another_thread() {
+    for (release, mode) in BUILDS {
+        let label = format!("go{release} {mode}: --tid, goroutines free to move");
+        let bin = selective::build(release, mode);
+        let program = Waiting::start(&bin, "wander");
+        let tid = program.ready["tids"][0].as_u64().unwrap();
+        let tracer = Tracer::start(
+            &format!("{release}-{mode}-wander"),
+            &program.pid(),
+            &["--tid", &tid.to_string(), "main.Nap"],
+        );
+        let truth = program.run();
+        let (stderr, events) = tracer.finish();
+        assert!(!stderr.contains("still running"), "{label}: {stderr}");
+        // Per goroutine, calls and returns alternate (Nap calls nothing traced): every call
+        // made on the thread has its return, wherever it came back.
+        let mut open: std::collections::HashMap<u64, u64> = Default::default();
+        let (mut calls, mut moved) = (0, 0);
+        for e in &events {
+            let (goid, t) = (e["goid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
+            if e["event"] == "call" {
+                assert_eq!(t, tid, "{label}: a call on another thread: {e}");
+                assert!(
+                    open.insert(goid, t).is_none(),
+                    "{label}: two calls open: {e}"
+                );
+                calls += 1;
+            } else {
+                assert!(
+                    open.remove(&goid).is_some(),
+                    "{label}: a return without its call: {e}"
+                );
+                assert!(e["dur_ns"].is_u64(), "{label}: {e}");
+                moved += usize::from(t != tid);
+            }
+        }
+        assert!(
+            open.is_empty(),
+            "{label}: calls without their return: {open:?}"
+        );
+        let made = truth.iter().filter(|t| t["fn"] == "main.Nap").count();
+        assert!(
+            calls > 0 && calls <= made,
+            "{label}: {calls} calls of {made}"
+        );
+        // The case under test happened (the program's 200 sleeps move goroutines around).
+        assert!(
+            moved > 0,
+            "{label}: no return came back on another thread in {calls} calls"
+        );
+    }
+}
+
+#[test]
 fn min_duration_writes_only_the_slow_calls() {
     const MIN_NS: u64 = 20_000_000;
     for (release, mode) in BUILDS {
