@@ -117,7 +117,7 @@ impl Tracing {
         let status = self.gosyms.wait().unwrap();
         // The reader thread ends with the pipe.
         let start = Instant::now();
-        while !self.stderr.lock().unwrap().contains(" written, ") {
+        while !self.stderr.lock().unwrap().contains("gosyms: stopped (") {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "{label}: no summary"
@@ -205,7 +205,7 @@ impl Summary {
     fn parse(stderr: &str) -> Summary {
         let line = stderr
             .lines()
-            .find(|l| l.contains(" written, "))
+            .find(|l| l.contains("gosyms: stopped ("))
             .unwrap_or_else(|| panic!("no summary in {stderr}"));
         let (_, counts) = line.split_once("): ").unwrap();
         let mut s = Summary {
@@ -301,10 +301,11 @@ fn every_hit_is_written_dropped_or_counted_however_tracing_stops() {
     t.signal(2);
     t.finish("command, SIGINT", "SIGINT");
 
-    // --duration.
+    // --duration: longer than the program waits before its first call (PID_WAIT_MS), so that
+    // tracing stops while it runs, however fast gosyms attached.
     let mut target = start_stress(3000, 500);
     let pid = target.id().to_string();
-    let t = Tracing::start("duration", &with_pid(&pid, &["--duration", "1500ms"]), &[]);
+    let t = Tracing::start("duration", &with_pid(&pid, &["--duration", "4s"]), &[]);
     t.finish("--duration", "--duration reached");
     assert!(target.wait().unwrap().success());
 

@@ -67,10 +67,9 @@ fn stats_equal_the_programs_counts_and_the_events_durations() {
             2 * calls,
             "{label}: {stats_err}"
         );
-        assert_eq!(
-            summary_count(&stats_err, "event", "events", "written"),
-            0,
-            "{label}"
+        assert!(
+            stats_err.contains("): 0 events sent, "),
+            "{label}: {stats_err}"
         );
 
         // The other tracer's durations of the same calls.
