@@ -27,9 +27,25 @@ pub fn map_layout(
         })
 }
 
-/// Recipes made for at most this many types (the eBPF map's size): the binary's types in
-/// address order, which the linker groups by package; the rest are shown by name.
+/// Recipes made for at most this many types (the eBPF map's size): first the concrete types of
+/// the binary's itabs, which are what its non-empty interfaces (errors above all) hold, then
+/// the other types in address order, which the linker groups by package; the rest are shown by
+/// name.
 pub const MAX_TYPES: usize = 16_384;
+
+/// The order in which types get recipes while there is room: the itabs' concrete types (once
+/// each, in address order), then the others of `all` in their order.
+fn recipe_order<A: Ord + Copy>(all: Vec<A>, itab_types: impl Iterator<Item = A>) -> Vec<A> {
+    let mut first: Vec<A> = itab_types.collect();
+    first.sort_unstable();
+    first.dedup();
+    let rest: Vec<A> = all
+        .into_iter()
+        .filter(|a| first.binary_search(a).is_err())
+        .collect();
+    first.extend(rest);
+    first
+}
 
 /// A dynamic type: its name, its Go type, and how its value was read.
 #[derive(Debug, Clone)]
@@ -65,7 +81,9 @@ impl DynTypes {
         let descs = described.descs();
         let mut out = DynTypes::default();
         let no_top = |_: usize, _: u64| -> Option<Word> { None };
-        for addr in descs.all().unwrap_or_default() {
+        let itabs = descs.itabs().unwrap_or_default();
+        let itab_types = itabs.iter().map(|i| i.typ);
+        for addr in recipe_order(descs.all().unwrap_or_default(), itab_types) {
             let Ok(d) = descs.get(addr) else {
                 continue;
             };
@@ -141,5 +159,17 @@ impl DynTypes {
     /// The recipes, keyed by type address, for the program's map.
     pub fn recipes(&self) -> impl Iterator<Item = (u64, &TypeRecipe)> {
         self.types.iter().map(|(a, t)| (*a, &t.recipe))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recipe_order;
+
+    #[test]
+    fn itab_types_come_first_once_each() {
+        // 40 is an itab's type twice; 99 is an itab's type the type links do not list.
+        let order = recipe_order(vec![10, 20, 30, 40, 50], [40, 99, 40, 20].into_iter());
+        assert_eq!(order, vec![20, 40, 99, 10, 30, 50]);
     }
 }
