@@ -462,7 +462,8 @@ impl<'a, 'data> Resolver<'a, 'data> {
         // the dictionary of a generic function), in order, until one the binary accepts.
         if let Some(sig) = sig {
             let mut first_contradiction = None;
-            for (args, results) in self.signature_candidates(name, sig)? {
+            let (candidates, receiver_unknown) = self.signature_candidates(name, sig)?;
+            for (args, results) in candidates {
                 let Some(l) = abi::layout(arch, ptr, abi, &args, &results) else {
                     unsupported(notes);
                     return Ok((None, Some(LayoutSource::Signature)));
@@ -485,6 +486,10 @@ impl<'a, 'data> Resolver<'a, 'data> {
                         first_contradiction.get_or_insert(c);
                     }
                 }
+            }
+            // Read with its receiver, the signature might have fit: say why it could not be.
+            if let Some(e) = receiver_unknown {
+                return Err(e);
             }
             let detail = first_contradiction.unwrap_or_default();
             return Err(if dwarf_fields.is_some() {
@@ -604,7 +609,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             Err(e) => return Some(Err(unusable(&e))),
         };
         let (args, results) = match self.signature_candidates(name, &sig) {
-            Ok(c) => c.into_iter().next()?,
+            Ok((c, _)) => c.into_iter().next()?,
             Err(e) => return Some(Err(unusable(&e))),
         };
         let Some(l) = abi::layout(arch, ptr, abi, &args, &results) else {
@@ -625,12 +630,15 @@ impl<'a, 'data> Resolver<'a, 'data> {
 
     /// The ways to read `sig` for function `name`, most likely first: with the receiver added
     /// when the signature leaves it out (`main.(*T).M(x int)` or the declaration form), and
-    /// with the dictionary of a generic shape function first. Named types are looked up.
+    /// with the dictionary of a generic shape function first. Named types are looked up. A
+    /// receiver the name implies but the binary does not describe (a struct by value) leaves
+    /// only the readings as written, and comes back as the second value, the error to give
+    /// when none of them fits.
     fn signature_candidates(
         &self,
         name: &str,
         sig: &crate::signature::Signature,
-    ) -> Result<Vec<Inputs>, ResolveError> {
+    ) -> Result<(Vec<Inputs>, Option<ResolveError>), ResolveError> {
         let package = sig.package_of(name).unwrap_or("");
         let resolve = |f: &Field| -> Result<Field, ResolveError> {
             Ok(Field {
@@ -649,16 +657,21 @@ impl<'a, 'data> Resolver<'a, 'data> {
             .map(resolve)
             .collect::<Result<Vec<_>, _>>()?;
         // The receiver: the declaration's, or the one the name implies.
+        let mut receiver_unknown = None;
         let receiver = match &sig.receiver {
             Some(r) => Some((resolve(r)?, true)),
-            None => match method_receiver(name) {
-                Some(ty) => Some((
+            None => match method_receiver(name).map(|ty| self.resolve_type(name, package, &ty)) {
+                Some(Ok(ty)) => Some((
                     Field {
                         name: "recv".into(),
-                        ty: self.resolve_type(name, package, &ty)?,
+                        ty,
                     },
                     false,
                 )),
+                Some(Err(e)) => {
+                    receiver_unknown = Some(e);
+                    None
+                }
                 None => None,
             },
         };
@@ -698,7 +711,7 @@ impl<'a, 'data> Resolver<'a, 'data> {
             }
             None => with_dicts(params.clone()).into_iter().for_each(&mut push),
         }
-        Ok(out)
+        Ok((out, receiver_unknown))
     }
 
     /// `ty` with every name looked up in the binary's type descriptors: a named type's layout

@@ -1144,15 +1144,23 @@ fn real_go116_to_go118_binaries() {
     assert_no_problems(&problems);
 }
 
-/// `data` with its build info's magic overwritten, so that the Go release is unknown.
+/// `data` with its build info's magic and every copy of its version string (where
+/// `runtime.buildVersion` points) overwritten, so that the Go release is unknown.
 fn without_build_info(data: &[u8]) -> Vec<u8> {
-    let magic = b"\xff Go buildinf:";
+    let version = GoBinary::parse(data)
+        .unwrap()
+        .go_version()
+        .expect("a Go version")
+        .to_string();
     let mut out = data.to_vec();
-    let at = out
-        .windows(magic.len())
-        .position(|w| w == magic)
-        .expect("build info");
-    out[at..at + magic.len()].fill(0);
+    for needle in [&b"\xff Go buildinf:"[..], version.as_bytes()] {
+        let mut found = 0;
+        while let Some(at) = out.windows(needle.len()).position(|w| w == needle) {
+            out[at..at + needle.len()].fill(0);
+            found += 1;
+        }
+        assert!(found > 0, "{:?} not found", String::from_utf8_lossy(needle));
+    }
     out
 }
 
