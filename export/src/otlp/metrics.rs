@@ -232,9 +232,11 @@ pub fn request(
             ..Default::default()
         },
     ];
-    // A metric with no points says nothing (no function returns an error).
+    // A metric with no points says nothing (no function returns an error, or none was called
+    // yet).
     metrics.retain(|m| match &m.data {
         Some(metric::Data::Sum(s)) => !s.data_points.is_empty(),
+        Some(metric::Data::Histogram(h)) => !h.data_points.is_empty(),
         _ => true,
     });
     ExportMetricsServiceRequest {
@@ -485,5 +487,8 @@ mod tests {
             .map(|m| m.name.as_str())
             .collect();
         assert_eq!(names, [CALLS, DURATION]);
+        // Before any call, a report holds no metric.
+        let r = request(Resource::default(), &[], 1, 2);
+        assert!(r.resource_metrics[0].scope_metrics[0].metrics.is_empty());
     }
 }
