@@ -319,7 +319,7 @@ fn function_attribute(function: &str) -> Vec<KeyValue> {
 /// gosyms' bucket `b` holds the integer latencies in `[ge, lt)` ([`hist_range`]); OTLP's
 /// bucket `i` holds `(bounds[i-1], bounds[i]]`. For integers `[ge, lt)` is `(ge - 1, lt - 1]`
 /// and each bucket's `ge` is the previous one's `lt`, so the bounds are the buckets' `lt - 1`
-/// and the counts are the buckets', one to one, up to [`MAX_EXACT_BOUND`]; the last OTLP
+/// and the counts are the buckets', one to one, up to 2^53 (`MAX_EXACT_BOUND`); the last OTLP
 /// bucket adds up the rest.
 pub fn explicit_buckets(hist: &[u64]) -> (Vec<f64>, Vec<u64>) {
     let bounds: Vec<u64> = (0..hist.len())

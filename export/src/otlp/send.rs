@@ -10,6 +10,9 @@
 //!
 //! When tracing stops the queue is closed; what is left is sent, and retries stop once the
 //! configured timeout has passed since then: spans still undelivered count as failed.
+//!
+//! The posting and the retries ([`Delivery`]) are the metrics' too (`metrics.rs`), which post
+//! one report per request from a thread of their own and count reports instead of spans.
 
 use super::{Program, Shared, SpanEnd, SpanRecord};
 use crate::clock::ClockOffsets;
