@@ -8,13 +8,14 @@
 //! output is closed), or undecodable.
 //!
 //! Events go to at most one file output (JSON Lines, text or Perfetto) and, with `--otlp`, to
-//! an OTLP exporter; all of them are [`EventOutput`]s.
+//! an OTLP exporter; all of them are [`EventOutput`]s. With `--stats` there are no events:
+//! the totals are printed, and with `--otlp` sent as OTLP metrics.
 
 use crate::spawn::{self, Child};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use export::clock::ClockOffsets;
-use export::otlp::{OtlpConfig, Program, SpanExporter};
+use export::otlp::{MetricsExporter, OtlpConfig, Program, SpanExporter};
 use export::perfetto::PerfettoWriter;
 use export::EventOutput;
 use pclntab::GoBinary;
@@ -89,11 +90,13 @@ pub struct TraceArgs {
     #[arg(long, default_value_t = 16, value_parser = parse_ring)]
     buffer_mib: u32,
     /// Send each call as an OpenTelemetry span to this OTLP/HTTP endpoint (a base URL: spans
-    /// are posted to URL/v1/traces, as with OTEL_EXPORTER_OTLP_ENDPOINT).
+    /// are posted to URL/v1/traces, as with OTEL_EXPORTER_OTLP_ENDPOINT); with --stats, the
+    /// totals as metrics to URL/v1/metrics instead.
     #[arg(long, value_name = "URL")]
     otlp_endpoint: Option<String>,
-    /// Send spans to the endpoint in OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
-    /// OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318).
+    /// Send spans (with --stats, metrics) to the endpoint in OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    /// (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) or OTEL_EXPORTER_OTLP_ENDPOINT (default
+    /// http://localhost:4318).
     #[arg(long)]
     otlp: bool,
     /// An OTLP request header (repeatable), on top of OTEL_EXPORTER_OTLP_HEADERS.
@@ -122,7 +125,8 @@ pub struct TraceArgs {
           require_equals = true, value_parser = clap::value_parser!(u32).range(1..=64))]
     stack: Option<u32>,
     /// No events: count calls and errors and measure latencies per function in the kernel,
-    /// and print them (histograms, or JSON objects) every --interval and at the end.
+    /// and print them (histograms, or JSON objects) every --interval and at the end; with
+    /// --otlp, send them as OpenTelemetry metrics (printed too only with -o, --format or --json).
     #[arg(long, conflicts_with_all = ["stack", "max_events"])]
     stats: bool,
     /// With --stats: print the totals this often too (Go syntax: 1s, 10s).
@@ -184,8 +188,8 @@ impl TraceArgs {
         self.otlp || self.otlp_endpoint.is_some()
     }
 
-    /// Whether events are written to a file or stdout: always, unless spans are sent and
-    /// neither an output nor a format was asked for.
+    /// Whether events (with `--stats`, totals) are written to a file or stdout: always, unless
+    /// spans (metrics) are sent and neither an output nor a format was asked for.
     fn writes_events(&self) -> bool {
         !self.otlp_enabled() || self.output.is_some() || self.format.is_some() || self.json
     }
@@ -349,6 +353,8 @@ struct EventSink {
     spans: Option<SpanExporter>,
     /// Where `--stats` prints its totals (it writes no events).
     stats: Option<StatsOutput>,
+    /// `--stats` with `--otlp`: the totals as OTLP metrics.
+    metrics: Option<MetricsExporter>,
     max_events: Option<u64>,
     /// Events written (or, without a file output, turned into spans).
     written: u64,
@@ -387,6 +393,7 @@ impl EventSink {
         file: Option<Box<dyn EventOutput>>,
         spans: Option<SpanExporter>,
         stats: Option<StatsOutput>,
+        metrics: Option<MetricsExporter>,
         functions: usize,
         max_events: Option<u64>,
     ) -> Self {
@@ -394,6 +401,7 @@ impl EventSink {
             file,
             spans,
             stats,
+            metrics,
             max_events,
             written: 0,
             unflushed: 0,
@@ -516,8 +524,9 @@ fn trace_binary(
     let Some(plans) = crate::plans(bin, patterns, a.debug_file.as_deref(), a.depth)? else {
         return Ok(ExitCode::from(1));
     };
-    if a.stats && (a.otlp_enabled() || a.format() == Format::Perfetto) {
-        bail!("--stats writes totals, not calls: it cannot send spans or write a Perfetto trace");
+    // With --otlp, --stats sends metrics, not spans.
+    if a.stats && a.format() == Format::Perfetto {
+        bail!("--stats writes totals, not calls: it cannot write a Perfetto trace");
     }
     let options = probe::Options {
         limits: Limits {
@@ -581,6 +590,8 @@ fn trace_binary(
         }
     };
     let attach_time = attach_start.elapsed();
+    // Where the cumulative metrics start: the probes are in place.
+    let started_ns = export::clock::monotonic_now();
     print_notes(&attached.refused, 20);
     eprintln!(
         "gosyms: tracing {} with {} (program loaded in {} ms, attached in {} ms)",
@@ -616,22 +627,32 @@ fn trace_binary(
             }),
         }
     });
-    let spans = match otlp {
+    let (spans, metrics) = match otlp {
+        Some(config) if a.stats => {
+            let program = program_info(bin, a, &executable);
+            let pid = match target {
+                Target::All(_) => None,
+                Target::Pid(pid) => Some(pid.get()),
+                Target::Command(_) => child.as_ref().map(Child::id),
+            };
+            let metrics = MetricsExporter::start(&config, &program, pid, clocks, started_ns)
+                .context("starting the OTLP metrics exporter")?;
+            (None, Some(metrics))
+        }
         Some(config) => {
             let decoder = session.decoder();
             let names = (0..session.functions())
                 .map(|f| decoder.name(f).to_string())
                 .collect();
             let program = program_info(bin, a, &executable);
-            Some(
-                SpanExporter::start(config, program, names, clocks)
-                    .context("starting the OTLP exporter")?,
-            )
+            let spans = SpanExporter::start(config, program, names, clocks)
+                .context("starting the OTLP exporter")?;
+            (Some(spans), None)
         }
-        None => None,
+        None => (None, None),
     };
     let max_events = a.max_events.map(NonZeroU64::get);
-    let mut sink = EventSink::new(file, spans, stats, session.functions(), max_events);
+    let mut sink = EventSink::new(file, spans, stats, metrics, session.functions(), max_events);
     let start = Instant::now();
     let mut next_report = a.interval.map(|i| start + i);
     let stop = loop {
@@ -639,6 +660,15 @@ fn trace_binary(
         sink.flush();
         if let Some(e) = sink.spans.as_ref().and_then(SpanExporter::take_first_error) {
             eprintln!("gosyms: OTLP export: {e} (spans that cannot be delivered are counted)");
+        }
+        if let Some(e) = sink
+            .metrics
+            .as_ref()
+            .and_then(MetricsExporter::take_first_error)
+        {
+            eprintln!(
+                "gosyms: OTLP metrics export: {e} (reports that cannot be delivered are counted)"
+            );
         }
         if let Some(stop) = sink.stop() {
             break stop;
@@ -688,6 +718,9 @@ fn trace_binary(
     if let Some(spans) = sink.spans.take() {
         otlp_summary(&spans.shutdown());
     }
+    if let Some(metrics) = sink.metrics.take() {
+        metrics_summary(&metrics.shutdown());
+    }
     if let (Stop::OutputFailed, Some(e)) = (&stop, sink.write_error.take()) {
         return Err(e).context("writing events");
     }
@@ -698,11 +731,12 @@ fn trace_binary(
     })
 }
 
-/// `--stats`: every function's totals so far, as text histograms or JSON objects.
+/// `--stats`: every function's totals so far, as text histograms or JSON objects, and as OTLP
+/// metrics.
 fn report_stats(sink: &mut EventSink, session: &Session<'_, '_>) -> Result<()> {
-    let Some(output) = sink.stats.as_mut() else {
+    if sink.stats.is_none() && sink.metrics.is_none() {
         return Ok(());
-    };
+    }
     let stats = session.stats()?;
     let now = export::clock::monotonic_now();
     let decoder = session.decoder();
@@ -710,6 +744,16 @@ fn report_stats(sink: &mut EventSink, session: &Session<'_, '_>) -> Result<()> {
         .iter()
         .filter(|s| s.calls > 0 || s.returns > 0)
         .collect();
+    if let Some(metrics) = sink.metrics.as_mut() {
+        let named: Vec<(&str, &FunctionStats)> = active
+            .iter()
+            .map(|s| (decoder.name(s.function), *s))
+            .collect();
+        metrics.report(&named, now);
+    }
+    let Some(output) = sink.stats.as_mut() else {
+        return Ok(());
+    };
     let r = (|| -> io::Result<()> {
         match output.format {
             Format::Text => write_stats_text(&mut output.out, &active, decoder, now)?,
@@ -886,12 +930,12 @@ fn summary(
     let mut line = format!(
         "gosyms: stopped ({stop}): {} {}, {} dropped (ring buffer full)",
         count(sink.written as usize, "event", "events"),
-        match (&sink.file, &sink.stats) {
+        match (&sink.file, sink.stats.is_some() || sink.metrics.is_some()) {
             (Some(_), _) => "written",
             // --stats: the kernel sends no events, only counts.
-            (None, Some(_)) => "sent",
+            (None, true) => "sent",
             // Spans only: every event read became part of a span.
-            (None, None) => "read",
+            (None, false) => "read",
         },
         counts.drops
     );
@@ -1029,6 +1073,22 @@ fn otlp_summary(r: &export::otlp::ExportReport) {
         count(r.spans as usize, "span", "spans"),
         r.exported,
         r.traces_url,
+        r.dropped,
+        r.failed
+    );
+    if let Some(e) = &r.last_error {
+        line.push_str(&format!("; last error: {e}"));
+    }
+    eprintln!("{line}");
+}
+
+/// Where the `--stats` metrics went.
+fn metrics_summary(r: &export::otlp::MetricsReport) {
+    let mut line = format!(
+        "gosyms: OTLP metrics: {}: {} exported to {}, {} dropped (queue full), {} failed (receiver errors)",
+        count(r.reports as usize, "report", "reports"),
+        r.exported,
+        r.metrics_url,
         r.dropped,
         r.failed
     );

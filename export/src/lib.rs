@@ -13,6 +13,8 @@
 //! - [`clock`]: `CLOCK_MONOTONIC` (the probes' clock) to Unix time, measured once.
 //! - [`otlp::SpanExporter`]: spans through a bounded queue to a thread that batches, sends and
 //!   retries; the tracer never waits for it.
+//! - [`otlp::MetricsExporter`]: `--stats` totals as OTLP metrics, each report through a small
+//!   bounded queue to a thread of its own, with the spans' delivery and retries.
 //! - [`perfetto::PerfettoWriter`]: TracePackets written as events arrive.
 //! - Values become attributes and annotations in one place (`values.rs`).
 

@@ -1,11 +1,15 @@
-//! A real OTLP/HTTP trace receiver for the tests and the benchmark: it decodes every request
-//! with the OpenTelemetry project's own protobuf types (`opentelemetry-proto`) and keeps the
-//! spans, the headers and the request count. It can also misbehave as receivers do: answer
+//! A real OTLP/HTTP trace and metrics receiver for the tests and the benchmark: it decodes
+//! every request with the OpenTelemetry project's own protobuf types (`opentelemetry-proto`)
+//! and keeps the spans (POST /v1/traces), the metrics requests (POST /v1/metrics), the headers
+//! and the request count. It can also misbehave as receivers do: answer
 //! with an error status, answer slowly, or fail the first requests and then recover.
 //!
 //! It listens on 127.0.0.1 only and answers one request at a time, as a collector behind a
 //! single connection would.
 
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -19,7 +23,7 @@ use std::time::Duration;
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
-    /// 200 and an empty `ExportTraceServiceResponse`, at once.
+    /// 200 and an empty `ExportTraceServiceResponse` (`ExportMetricsServiceResponse`), at once.
     Accept,
     /// This status for every request (the spans are not kept).
     Fail(u16),
@@ -65,7 +69,8 @@ impl ReceivedSpan {
     }
 }
 
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+/// The attribute `key` of `attrs` (a resource's, a span's, a data point's).
+pub fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
@@ -78,6 +83,7 @@ struct State {
     requests: u64,
     bad_requests: Vec<String>,
     spans: Vec<ReceivedSpan>,
+    metrics: Vec<ExportMetricsServiceRequest>,
     headers: Vec<(String, String)>,
 }
 
@@ -119,6 +125,11 @@ impl Receiver {
     /// How many spans were accepted.
     pub fn span_count(&self) -> usize {
         self.state.lock().unwrap().spans.len()
+    }
+
+    /// Metrics requests received and accepted, in order.
+    pub fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.state.lock().unwrap().metrics.clone()
     }
 
     /// Headers of the last request (names in lower case).
@@ -178,23 +189,29 @@ fn serve(server: &tiny_http::Server, state: &Mutex<State>, behavior: Behavior) {
                 .find(|h| h.field.equiv("Content-Type"))
                 .map(|h| h.value.to_string());
             let decoded = read.map_err(|e| e.to_string()).and_then(|_| {
-                if req.url() != "/v1/traces" || *req.method() != tiny_http::Method::Post {
+                if *req.method() != tiny_http::Method::Post {
                     return Err(format!("{} {}", req.method(), req.url()));
                 }
                 if content_type.as_deref() != Some("application/x-protobuf") {
                     return Err(format!("content type {content_type:?}"));
                 }
-                ExportTraceServiceRequest::decode(body.as_slice()).map_err(|e| e.to_string())
+                decode(req.url(), &body)
             });
-            match decoded {
-                Ok(r) => keep(state, r),
+            let answer = match decoded {
+                Ok(Export::Traces(r)) => {
+                    keep(state, r);
+                    ExportTraceServiceResponse::default().encode_to_vec()
+                }
+                Ok(Export::Metrics(r)) => {
+                    state.lock().unwrap().metrics.push(r);
+                    ExportMetricsServiceResponse::default().encode_to_vec()
+                }
                 Err(e) => {
                     state.lock().unwrap().bad_requests.push(e.clone());
                     let _ = req.respond(tiny_http::Response::from_string(e).with_status_code(400));
                     continue;
                 }
-            }
-            let answer = ExportTraceServiceResponse::default().encode_to_vec();
+            };
             let _ =
                 req.respond(tiny_http::Response::from_data(answer).with_header(protobuf.clone()));
         } else {
@@ -203,6 +220,25 @@ fn serve(server: &tiny_http::Server, state: &Mutex<State>, behavior: Behavior) {
                     .with_status_code(status),
             );
         }
+    }
+}
+
+/// A request the receiver understood.
+enum Export {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+}
+
+/// `body` decoded as the export its path says, or why not.
+fn decode(path: &str, body: &[u8]) -> Result<Export, String> {
+    match path {
+        "/v1/traces" => ExportTraceServiceRequest::decode(body)
+            .map(Export::Traces)
+            .map_err(|e| e.to_string()),
+        "/v1/metrics" => ExportMetricsServiceRequest::decode(body)
+            .map(Export::Metrics)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("POST {other}")),
     }
 }
 

@@ -12,9 +12,9 @@
 
 mod common;
 
-use common::{gosyms, scratch};
+use common::{go_version_m, gosyms, scratch};
 use gosyms_tests::otlp::{Behavior, ReceivedSpan, Receiver};
-use gosyms_tests::{go, go_build_mode, host_goarch, repo};
+use gosyms_tests::{go_build_mode, host_goarch, repo};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as A;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -94,29 +94,6 @@ fn otlp_counts(stderr: &str) -> (u64, u64, u64, u64) {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `go version -m`'s `path` line and Go version: the truth for the resource.
-fn go_version_m(binary: &Path) -> (String, String) {
-    let out = go("1.27.3")
-        .args(["version", "-m"])
-        .arg(binary)
-        .output()
-        .expect("go version -m");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let version = text
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .expect("go version")
-        .to_string();
-    let path = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("path\t"))
-        .expect("path line")
-        .trim()
-        .to_string();
-    (path, version)
 }
 
 #[test]

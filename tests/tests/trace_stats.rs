@@ -2,14 +2,22 @@
 //! program's own counts (testdata/selective's main.Work, on two goroutines, some calls
 //! failing), and the latency histogram must agree with the durations of the same calls as a
 //! second gosyms, tracing the same process at the same time with events, writes them. Text
-//! output is a bpftrace-like histogram; `--interval` reports totals as they grow.
+//! output is a bpftrace-like histogram; `--interval` reports totals as they grow. With
+//! `--otlp-endpoint`, the same totals arrive as OTLP metrics at a real receiver
+//! (tests/src/otlp.rs, decoding with the OpenTelemetry project's own protobuf types).
 //!
 //! These tests need root (or CAP_BPF + CAP_PERFMON) and fail, not skip, without it.
 
 mod common;
 
 use common::selective::{self, summary_count, Tracer, Waiting};
-use common::truth;
+use common::{go_version_m, truth};
+use gosyms_tests::otlp::{find, Behavior, Receiver};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as A;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, HistogramDataPoint, Metric, NumberDataPoint,
+};
 use serde_json::Value;
 
 /// The histogram bucket of a latency, as README.md documents it: `ns` itself below 4, else 4
@@ -206,5 +214,172 @@ fn text_histograms_and_interval_reports() {
     assert!(
         reports.iter().all(|r| r["errors"].is_null()),
         "Nap returns no error"
+    );
+}
+
+/// The metric `name` of a report (one resource, one scope: gosyms').
+fn metric<'r>(report: &'r ExportMetricsServiceRequest, name: &str) -> Option<&'r Metric> {
+    let [rm] = report.resource_metrics.as_slice() else {
+        panic!("one resource: {report:?}")
+    };
+    let [sm] = rm.scope_metrics.as_slice() else {
+        panic!("one scope: {rm:?}")
+    };
+    assert_eq!(sm.scope.as_ref().map(|s| s.name.as_str()), Some("gosyms"));
+    sm.metrics.iter().find(|m| m.name == name)
+}
+
+fn of_function(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], function: &str) -> bool {
+    find(attrs, "code.function.name") == Some(&A::StringValue(function.into()))
+}
+
+/// A monotonic cumulative Sum's point for `function`: its value and its times.
+fn counter(report: &ExportMetricsServiceRequest, name: &str, function: &str) -> NumberDataPoint {
+    let m = metric(report, name).unwrap_or_else(|| panic!("no {name}"));
+    let Some(metric::Data::Sum(sum)) = &m.data else {
+        panic!("{name} is not a Sum: {m:?}")
+    };
+    assert!(sum.is_monotonic, "{name}");
+    assert_eq!(
+        sum.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32,
+        "{name}"
+    );
+    let p = sum
+        .data_points
+        .iter()
+        .find(|p| of_function(&p.attributes, function))
+        .unwrap_or_else(|| panic!("no {name} for {function}"));
+    p.clone()
+}
+
+fn int(p: &NumberDataPoint) -> u64 {
+    match p.value {
+        Some(number_data_point::Value::AsInt(v)) => u64::try_from(v).unwrap(),
+        other => panic!("not an int: {other:?}"),
+    }
+}
+
+fn duration(report: &ExportMetricsServiceRequest, function: &str) -> HistogramDataPoint {
+    let m = metric(report, "gosyms.call.duration").expect("gosyms.call.duration");
+    assert_eq!(m.unit, "ns");
+    let Some(metric::Data::Histogram(h)) = &m.data else {
+        panic!("not a Histogram: {m:?}")
+    };
+    assert_eq!(
+        h.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
+    );
+    h.data_points
+        .iter()
+        .find(|p| of_function(&p.attributes, function))
+        .expect("a histogram point")
+        .clone()
+}
+
+#[test]
+fn stats_arrive_as_otlp_metrics_equal_to_the_programs_counts() {
+    let receiver = Receiver::start(Behavior::Accept);
+    let binary = selective::build("1.27.3", "exe");
+    let program = Waiting::start(&binary, "stats");
+    let pid = program.pid();
+    let tracer = Tracer::start(
+        "stats-otlp",
+        &pid,
+        &[
+            "--stats",
+            "--interval",
+            "50ms",
+            "--otlp-endpoint",
+            &receiver.url,
+            "main.Work",
+        ],
+    );
+    let truth = program.run();
+    let (stderr, lines) = tracer.finish();
+    let done = selective::done(&truth);
+    let (calls, errors) = (
+        done["calls"].as_u64().unwrap(),
+        done["errors"].as_u64().unwrap(),
+    );
+    assert!(errors > 0 && errors < calls);
+
+    assert_eq!(receiver.bad_requests(), Vec::<String>::new());
+    let reports = receiver.metrics();
+    // One per --interval while the program ran, and the totals at exit.
+    assert!(reports.len() >= 2, "{} reports: {stderr}", reports.len());
+    let summary = format!(
+        "gosyms: OTLP metrics: {n} reports: {n} exported to {}/v1/metrics, 0 dropped (queue full), 0 failed (receiver errors)",
+        receiver.url,
+        n = reports.len()
+    );
+    assert!(stderr.lines().any(|l| l == summary), "{summary}: {stderr}");
+
+    // The totals at exit are the program's own counts.
+    let last = reports.last().unwrap();
+    let c = counter(last, "gosyms.calls", "main.Work");
+    assert_eq!(int(&c), calls);
+    assert_eq!(int(&counter(last, "gosyms.errors", "main.Work")), errors);
+    let h = duration(last, "main.Work");
+    assert_eq!(h.count, calls);
+    assert_eq!(h.bucket_counts.len(), h.explicit_bounds.len() + 1);
+    assert_eq!(h.bucket_counts.iter().sum::<u64>(), h.count);
+    assert!(h.explicit_bounds.windows(2).all(|w| w[0] < w[1]));
+
+    // Cumulative: one start for all, totals that only grow, times in order.
+    let start = c.start_time_unix_nano;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(start > 0 && start < c.time_unix_nano && c.time_unix_nano <= now);
+    let mut before = (0, 0);
+    for r in &reports {
+        let Some(_) = metric(r, "gosyms.calls") else {
+            continue; // reported before the first call
+        };
+        let p = counter(r, "gosyms.calls", "main.Work");
+        assert_eq!(p.start_time_unix_nano, start);
+        assert!((int(&p), p.time_unix_nano) >= before, "{before:?}");
+        before = (int(&p), p.time_unix_nano);
+    }
+
+    // The JSON totals of the same run say the same.
+    let s = lines.last().expect("a stats line");
+    assert_eq!(
+        (s["calls"].as_u64(), s["errors"].as_u64()),
+        (Some(calls), Some(errors))
+    );
+    let lat = &s["latency_ns"];
+    assert_eq!(h.sum, lat["total"].as_u64().map(|t| t as f64));
+    assert_eq!(h.max, lat["max"].as_u64().map(|m| m as f64));
+    // Each JSON bucket [ge, lt) is the OTLP bucket whose upper bound is lt - 1.
+    for b in lat["buckets"].as_array().unwrap() {
+        let lt = b["lt"].as_u64().unwrap();
+        let i = h
+            .explicit_bounds
+            .iter()
+            .position(|&x| x == (lt - 1) as f64)
+            .unwrap_or_else(|| panic!("no bound {}", lt - 1));
+        assert_eq!(Some(h.bucket_counts[i]), b["count"].as_u64(), "{b}");
+    }
+
+    // The resource, as for spans: `go version -m` and the process.
+    let (path, go_version) = go_version_m(&binary);
+    let resource = &last.resource_metrics[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes;
+    let r = |k: &str| find(resource, k).cloned();
+    assert_eq!(r("service.name"), Some(A::StringValue(path)));
+    assert_eq!(r("process.runtime.name"), Some(A::StringValue("go".into())));
+    assert_eq!(
+        r("process.runtime.version"),
+        Some(A::StringValue(go_version))
+    );
+    assert_eq!(r("process.pid"), Some(A::IntValue(pid.parse().unwrap())));
+    assert!(
+        matches!(r("process.executable.path"), Some(A::StringValue(p)) if p.ends_with("selective-1.27.3-exe"))
     );
 }

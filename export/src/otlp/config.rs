@@ -1,4 +1,4 @@
-//! Where spans go and how: the flags, then the environment variables the OpenTelemetry SDKs
+//! Where spans and metrics go and how: the flags, then the environment variables the OpenTelemetry SDKs
 //! read (specification: "OpenTelemetry Protocol Exporter", "Environment Variable
 //! Specification").
 
@@ -43,16 +43,25 @@ pub enum ConfigError {
     },
 }
 
-/// Everything the exporter needs to know.
+/// Where one signal (spans, metrics) is posted, and how.
 #[derive(Debug, Clone)]
-pub struct OtlpConfig {
-    /// The full URL spans are posted to (`.../v1/traces`).
-    pub traces_url: String,
+pub struct Endpoint {
+    /// The full URL (`.../v1/traces`, `.../v1/metrics`).
+    pub url: String,
     /// Extra request headers (authentication, tenant).
     pub headers: Vec<(String, String)>,
     /// Per request (`OTEL_EXPORTER_OTLP_TIMEOUT`, default 10 s); also how long gosyms waits at
-    /// the end for the last spans to be delivered.
+    /// the end for the last requests to be delivered.
     pub timeout: Duration,
+}
+
+/// Everything the exporters need to know.
+#[derive(Debug, Clone)]
+pub struct OtlpConfig {
+    /// Where spans go.
+    pub traces: Endpoint,
+    /// Where metrics go (`--stats`).
+    pub metrics: Endpoint,
     /// Spans waiting to be sent, at most (`OTEL_BSP_MAX_QUEUE_SIZE`, default 8192).
     pub queue_size: usize,
     /// Spans per request, at most (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
@@ -70,71 +79,45 @@ pub struct OtlpConfig {
 /// The SDKs' default when no endpoint is configured.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 
+/// A signal: the part of its variables' names and the path under a base URL.
+#[derive(Clone, Copy)]
+struct Signal {
+    /// `TRACES` in `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    var: &'static str,
+    /// `v1/traces`.
+    path: &'static str,
+}
+
+const TRACES: Signal = Signal {
+    var: "TRACES",
+    path: "v1/traces",
+};
+const METRICS: Signal = Signal {
+    var: "METRICS",
+    path: "v1/metrics",
+};
+
 impl OtlpConfig {
     /// The configuration from `--otlp-endpoint` (a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT`:
-    /// `/v1/traces` is appended), `--otlp-header K=V` (added to the environment's headers,
-    /// replacing the same names) and `env` (the process environment, or a test's).
+    /// `/v1/traces` and `/v1/metrics` are appended), `--otlp-header K=V` (added to the
+    /// environment's headers, replacing the same names) and `env` (the process environment,
+    /// or a test's).
     ///
-    /// The endpoint: the flag, else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as it is), else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else `http://localhost:4318/v1/traces`.
-    /// Headers and timeout: the `_TRACES_` variable if set, else the general one.
+    /// Each signal's endpoint: the flag, else its own variable
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, used as it
+    /// is), else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` or `/v1/metrics`, else
+    /// `http://localhost:4318` + the same. Headers, timeout and protocol: the signal's own
+    /// variable if set, else the general one.
     pub fn new(
         endpoint_flag: Option<&str>,
         header_flags: &[String],
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        for name in [
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-        ] {
-            if let Some(p) = var(name) {
-                if p.trim() != "http/protobuf" {
-                    return Err(ConfigError::Protocol {
-                        source_name: name.into(),
-                        value: p,
-                    });
-                }
-                break;
-            }
-        }
-        let (source_name, given, traces_url) = if let Some(base) = endpoint_flag {
-            ("--otlp-endpoint", base.to_string(), traces_path(base))
-        } else if let Some(url) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            let url = url.trim().to_string();
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url.clone(), url)
-        } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            let url = traces_path(&base);
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", base, url)
-        } else {
-            let base = DEFAULT_ENDPOINT.to_string();
-            let url = traces_path(&base);
-            ("the default endpoint", base, url)
-        };
-        check_url(source_name, &given)?;
-
-        let mut headers = match var("OTEL_EXPORTER_OTLP_TRACES_HEADERS") {
-            Some(h) => key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS", &h)?,
-            None => match var("OTEL_EXPORTER_OTLP_HEADERS") {
-                Some(h) => key_values("OTEL_EXPORTER_OTLP_HEADERS", &h)?,
-                None => Vec::new(),
-            },
-        };
-        for h in header_flags {
-            let (k, v) = h.split_once('=').ok_or_else(|| ConfigError::Bad {
-                source_name: "--otlp-header".into(),
-                detail: format!("{h:?} is not NAME=VALUE"),
-            })?;
-            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k.trim()));
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-
+        let traces = endpoint(TRACES, endpoint_flag, header_flags, &var)?;
+        let metrics = endpoint(METRICS, endpoint_flag, header_flags, &var)?;
         let millis = |name: &str, default: u64| -> Result<u64, ConfigError> {
             var(name).map_or(Ok(default), |v| number(name, &v))
-        };
-        let timeout_ms = match var("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
-            Some(v) => number("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", &v)?,
-            None => millis("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000)?,
         };
         let at_least_one = |name: &str, default: u64| -> Result<usize, ConfigError> {
             let n = millis(name, default)?;
@@ -159,9 +142,8 @@ impl OtlpConfig {
             .transpose()?
             .unwrap_or_default();
         Ok(OtlpConfig {
-            traces_url,
-            headers,
-            timeout: Duration::from_millis(timeout_ms),
+            traces,
+            metrics,
             queue_size,
             batch_size,
             schedule_delay,
@@ -175,9 +157,75 @@ impl OtlpConfig {
     }
 }
 
-/// `base` + `/v1/traces`, with one slash between them.
-fn traces_path(base: &str) -> String {
-    format!("{}/v1/traces", base.trim().trim_end_matches('/'))
+/// One signal's endpoint, headers and timeout (see [`OtlpConfig::new`]).
+fn endpoint(
+    signal: Signal,
+    endpoint_flag: Option<&str>,
+    header_flags: &[String],
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Endpoint, ConfigError> {
+    // The signal's own variable, else the general one: (its name, its value).
+    let either = |what: &str| {
+        let own = format!("OTEL_EXPORTER_OTLP_{}_{what}", signal.var);
+        let general = format!("OTEL_EXPORTER_OTLP_{what}");
+        var(&own)
+            .map(|v| (own, v))
+            .or_else(|| var(&general).map(|v| (general, v)))
+    };
+    if let Some((name, p)) = either("PROTOCOL") {
+        if p.trim() != "http/protobuf" {
+            return Err(ConfigError::Protocol {
+                source_name: name,
+                value: p,
+            });
+        }
+    }
+    let own_endpoint = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.var);
+    let (source_name, given, url) = if let Some(base) = endpoint_flag {
+        (
+            "--otlp-endpoint".to_string(),
+            base.to_string(),
+            signal_path(base, signal),
+        )
+    } else if let Some(url) = var(&own_endpoint) {
+        let url = url.trim().to_string();
+        (own_endpoint, url.clone(), url)
+    } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        let url = signal_path(&base, signal);
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), base, url)
+    } else {
+        let base = DEFAULT_ENDPOINT.to_string();
+        let url = signal_path(&base, signal);
+        ("the default endpoint".to_string(), base, url)
+    };
+    check_url(&source_name, &given)?;
+
+    let mut headers = match either("HEADERS") {
+        Some((name, h)) => key_values(&name, &h)?,
+        None => Vec::new(),
+    };
+    for h in header_flags {
+        let (k, v) = h.split_once('=').ok_or_else(|| ConfigError::Bad {
+            source_name: "--otlp-header".into(),
+            detail: format!("{h:?} is not NAME=VALUE"),
+        })?;
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k.trim()));
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let timeout_ms = match either("TIMEOUT") {
+        Some((name, v)) => number(&name, &v)?,
+        None => 10_000,
+    };
+    Ok(Endpoint {
+        url,
+        headers,
+        timeout: Duration::from_millis(timeout_ms),
+    })
+}
+
+/// `base` + `/v1/traces` (or the signal's path), with one slash between them.
+fn signal_path(base: &str, signal: Signal) -> String {
+    format!("{}/{}", base.trim().trim_end_matches('/'), signal.path)
 }
 
 fn check_url(source_name: &str, url: &str) -> Result<(), ConfigError> {
@@ -265,14 +313,14 @@ mod tests {
     #[test]
     fn endpoints_as_the_sdks_read_them() {
         let c = config(None, &[], &[]).unwrap();
-        assert_eq!(c.traces_url, "http://localhost:4318/v1/traces");
+        assert_eq!(c.traces.url, "http://localhost:4318/v1/traces");
         let c = config(
             None,
             &[],
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")],
         )
         .unwrap();
-        assert_eq!(c.traces_url, "http://collector:4318/v1/traces");
+        assert_eq!(c.traces.url, "http://collector:4318/v1/traces");
         // The signal's own variable is used as it is, and wins.
         let c = config(
             None,
@@ -283,7 +331,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.traces_url, "http://b:9999/custom");
+        assert_eq!(c.traces.url, "http://b:9999/custom");
         // The flag wins over both.
         let c = config(
             Some("http://127.0.0.1:1234"),
@@ -291,7 +339,7 @@ mod tests {
             &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:9999/custom")],
         )
         .unwrap();
-        assert_eq!(c.traces_url, "http://127.0.0.1:1234/v1/traces");
+        assert_eq!(c.traces.url, "http://127.0.0.1:1234/v1/traces");
         assert!(matches!(
             config(Some("localhost:4318"), &[], &[]),
             Err(ConfigError::BadEndpoint { .. })
@@ -303,12 +351,58 @@ mod tests {
         let https = config(Some("https://collector:4318"), &[], &[]);
         if cfg!(feature = "tls") {
             assert_eq!(
-                https.unwrap().traces_url,
+                https.unwrap().traces.url,
                 "https://collector:4318/v1/traces"
             );
         } else {
             assert!(matches!(https, Err(ConfigError::NoTls { .. })));
         }
+    }
+
+    #[test]
+    fn metrics_endpoints_headers_and_timeouts() {
+        let c = config(
+            None,
+            &[],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")],
+        )
+        .unwrap();
+        assert_eq!(c.metrics.url, "http://collector:4318/v1/metrics");
+        let c = config(
+            None,
+            &["x-tenant=flag"],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    "http://m:9999/custom",
+                ),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general"),
+                ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "api-key=metrics"),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "700"),
+            ],
+        )
+        .unwrap();
+        // Each signal reads its own variables first, then the general ones.
+        assert_eq!(c.metrics.url, "http://m:9999/custom");
+        assert_eq!(c.traces.url, "http://a:4318/v1/traces");
+        let header = |h: &[(String, String)]| h.first().map(|(_, v)| v.clone());
+        assert_eq!(header(&c.metrics.headers).as_deref(), Some("metrics"));
+        assert_eq!(header(&c.traces.headers).as_deref(), Some("general"));
+        assert_eq!(c.metrics.headers.len(), 2, "the flag's header too");
+        assert_eq!(c.metrics.timeout, Duration::from_millis(700));
+        assert_eq!(c.traces.timeout, Duration::from_millis(2500));
+        let c = config(Some("http://127.0.0.1:1234/"), &[], &[]).unwrap();
+        assert_eq!(c.metrics.url, "http://127.0.0.1:1234/v1/metrics");
+        assert!(matches!(
+            config(
+                None,
+                &[],
+                &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")]
+            ),
+            Err(ConfigError::Protocol { .. })
+        ));
     }
 
     #[test]
@@ -329,13 +423,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.headers,
+            c.traces.headers,
             vec![
                 ("api-key".to_string(), "a b=c".to_string()),
                 ("X-Tenant".to_string(), "flag".to_string())
             ]
         );
-        assert_eq!(c.timeout, Duration::from_millis(2500));
+        assert_eq!(c.traces.timeout, Duration::from_millis(2500));
         assert_eq!(c.attribute_limits.count, 10);
         assert_eq!(
             c.resource_attributes,

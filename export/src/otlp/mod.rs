@@ -1,4 +1,5 @@
-//! OpenTelemetry spans over OTLP/HTTP (protobuf), as the SDKs send them.
+//! OpenTelemetry spans over OTLP/HTTP (protobuf), as the SDKs send them; `--stats` as
+//! metrics ([`metrics`]), with the same resource, scope and delivery.
 //!
 //! One span per call: its name is the function, its start and end the call's and the return's
 //! `CLOCK_MONOTONIC` times moved to Unix time ([`crate::clock`]). A call made while another
@@ -19,9 +20,11 @@
 //! `process.runtime.name` (`go`), `process.runtime.version`, and `OTEL_RESOURCE_ATTRIBUTES`.
 
 pub mod config;
+pub mod metrics;
 mod send;
 
-pub use config::{ConfigError, OtlpConfig, DEFAULT_ENDPOINT};
+pub use config::{ConfigError, Endpoint, OtlpConfig, DEFAULT_ENDPOINT};
+pub use metrics::{MetricsExporter, MetricsReport};
 
 use crate::calls::CallTree;
 use crate::clock::ClockOffsets;
@@ -186,12 +189,12 @@ impl Ids {
     }
 }
 
-/// Counts shared with the sending thread.
+/// Counts shared with a sending thread: of spans, or of metrics reports.
 #[derive(Default)]
 pub(crate) struct Shared {
-    /// Spans the receiver accepted.
+    /// Spans (reports) the receiver accepted.
     pub exported: AtomicU64,
-    /// Spans given up on: errors after retries, rejected by the receiver, or not delivered
+    /// Spans (reports) given up on: errors after retries, rejected by the receiver, or not delivered
     /// when the final flush ran out of time.
     pub failed: AtomicU64,
     /// Whether an error happened yet.
@@ -248,7 +251,7 @@ impl SpanExporter {
     ) -> io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel(config.queue_size);
         let shared = Arc::new(Shared::default());
-        let traces_url = config.traces_url.clone();
+        let traces_url = config.traces.url.clone();
         let sender = send::Sender::new(config, program, functions, clocks, Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("gosyms-otlp".into())

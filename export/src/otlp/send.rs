@@ -10,10 +10,13 @@
 //!
 //! When tracing stops the queue is closed; what is left is sent, and retries stop once the
 //! configured timeout has passed since then: spans still undelivered count as failed.
+//!
+//! The posting and the retries ([`Delivery`]) are the metrics' too (`metrics.rs`), which post
+//! one report per request from a thread of their own and count reports instead of spans.
 
 use super::{Program, Shared, SpanEnd, SpanRecord};
 use crate::clock::ClockOffsets;
-use crate::otlp::OtlpConfig;
+use crate::otlp::{Endpoint, OtlpConfig};
 use crate::values::{attribute, flatten};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -53,19 +56,47 @@ enum Outcome {
     Fail(String),
 }
 
+/// Posts one signal's requests to its endpoint, with retries, counting what it delivers and
+/// what it gives up on in `shared`. Spans count spans; metrics count reports.
+pub(crate) struct Delivery {
+    endpoint: Endpoint,
+    agent: ureq::Agent,
+    shared: Arc<Shared>,
+    /// The items a receiver may reject in part (`spans`, `data points`), for messages.
+    rejected_items: &'static str,
+    /// How many items the receiver's answer says it rejected, and why.
+    partial_success: fn(&[u8]) -> Option<(i64, String)>,
+    /// The cause of the last failed attempt.
+    last_cause: RefCell<String>,
+    /// Tracing has stopped and a request failed since: the rest fail at once.
+    given_up: Cell<bool>,
+}
+
 pub(crate) struct Sender {
     config: OtlpConfig,
-    agent: ureq::Agent,
+    delivery: Delivery,
     /// Resource attributes but `process.pid`.
     resource: Vec<KeyValue>,
     scope: InstrumentationScope,
     functions: Vec<String>,
     clocks: ClockOffsets,
-    shared: Arc<Shared>,
-    /// The cause of the last failed attempt.
-    last_cause: RefCell<String>,
-    /// Tracing has stopped and a batch failed since: the rest fail at once.
-    given_up: Cell<bool>,
+}
+
+/// The instrumentation scope of everything gosyms sends.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "gosyms".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    }
+}
+
+/// The spans' answer: rejected spans.
+fn spans_rejected(answer: &[u8]) -> Option<(i64, String)> {
+    let p = ExportTraceServiceResponse::decode(answer)
+        .ok()?
+        .partial_success?;
+    Some((p.rejected_spans, p.error_message))
 }
 
 fn hostname() -> Option<String> {
@@ -83,7 +114,7 @@ fn hostname() -> Option<String> {
 
 /// The resource's attributes for `program` (all but `process.pid`), `OTEL_RESOURCE_ATTRIBUTES`
 /// taking precedence over what gosyms finds, and `service.name` from [`super::service_name`].
-fn resource_attributes(config: &OtlpConfig, program: &Program) -> Vec<KeyValue> {
+pub(crate) fn resource_attributes(config: &OtlpConfig, program: &Program) -> Vec<KeyValue> {
     use any_value::Value::StringValue as S;
     let mut found: Vec<(String, String)> = Vec::new();
     if let Some(v) = &program.service_version {
@@ -127,26 +158,13 @@ impl Sender {
         clocks: ClockOffsets,
         shared: Arc<Shared>,
     ) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .user_agent(concat!("gosyms/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
         Sender {
             resource: resource_attributes(&config, &program),
+            delivery: Delivery::new(config.traces.clone(), shared, "spans", spans_rejected),
             config,
-            agent,
-            scope: InstrumentationScope {
-                name: "gosyms".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                ..Default::default()
-            },
+            scope: scope(),
             functions,
             clocks,
-            shared,
-            last_cause: RefCell::new(String::new()),
-            given_up: Cell::new(false),
         }
     }
 
@@ -192,146 +210,11 @@ impl Sender {
         }
     }
 
-    /// The time left before the final flush gives up, once tracing has stopped.
-    fn left(&self) -> Option<Duration> {
-        let closing = self.shared.closing.lock().ok().and_then(|c| *c)?;
-        Some((closing + self.config.timeout).saturating_duration_since(Instant::now()))
-    }
-
-    /// An attempt failed: the first such error is shown while tracing goes on.
-    fn attempt_failed(&self, why: &str) {
-        if !self.shared.any_error.swap(true, Ordering::Relaxed) {
-            if let Ok(mut first) = self.shared.first_error.lock() {
-                *first = Some(why.to_string());
-            }
-        }
-    }
-
-    /// `spans` are given up on.
-    fn fail(&self, spans: u64, why: String) {
-        self.attempt_failed(&why);
-        if self.left().is_some() {
-            self.given_up.set(true);
-        }
-        self.shared.failed.fetch_add(spans, Ordering::Relaxed);
-        if let Ok(mut last) = self.shared.last_error.lock() {
-            *last = Some(why);
-        }
-    }
-
     /// Sends `batch` (emptying it), with retries.
     fn export(&self, batch: &mut Vec<SpanRecord>) {
         let spans = batch.len() as u64;
         let body = self.request(batch.drain(..)).encode_to_vec();
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let timeout = match self.left() {
-                Some(left) if left.is_zero() || self.given_up.get() => {
-                    let why = match self.last_cause.borrow().as_str() {
-                        "" => "not delivered before the final timeout".to_string(),
-                        cause => format!("{cause} (given up when tracing stopped)"),
-                    };
-                    return self.fail(spans, why);
-                }
-                Some(left) => left.min(self.config.timeout),
-                None => self.config.timeout,
-            };
-            match self.post(&body, timeout) {
-                Outcome::Accepted { rejected, message } => {
-                    let rejected = rejected.min(spans);
-                    self.shared
-                        .exported
-                        .fetch_add(spans - rejected, Ordering::Relaxed);
-                    if rejected > 0 {
-                        self.fail(
-                            rejected,
-                            format!("the receiver rejected {rejected} spans: {message}"),
-                        );
-                    }
-                    return;
-                }
-                Outcome::Retry { why, after } if attempt < MAX_ATTEMPTS => {
-                    self.attempt_failed(&format!("{why}; retrying"));
-                    let mut wait = after.map_or(backoff, |a| a.min(MAX_RETRY_AFTER));
-                    if let Some(left) = self.left() {
-                        wait = wait.min(left);
-                    }
-                    std::thread::sleep(wait);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    *self.last_cause.borrow_mut() = why;
-                }
-                Outcome::Retry { why, .. } => {
-                    *self.last_cause.borrow_mut() = why.clone();
-                    return self.fail(spans, format!("{why} (after {MAX_ATTEMPTS} attempts)"));
-                }
-                Outcome::Fail(why) => {
-                    *self.last_cause.borrow_mut() = why.clone();
-                    return self.fail(spans, why);
-                }
-            }
-        }
-    }
-
-    fn post(&self, body: &[u8], timeout: Duration) -> Outcome {
-        let mut req = self
-            .agent
-            .post(&self.config.traces_url)
-            .content_type("application/x-protobuf");
-        for (k, v) in &self.config.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let sent = req
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .send(body);
-        let mut resp = match sent {
-            Ok(r) => r,
-            Err(
-                e @ (ureq::Error::Io(_)
-                | ureq::Error::Timeout(_)
-                | ureq::Error::ConnectionFailed
-                | ureq::Error::HostNotFound
-                | ureq::Error::Protocol(_)),
-            ) => {
-                return Outcome::Retry {
-                    why: e.to_string(),
-                    after: None,
-                }
-            }
-            Err(e) => return Outcome::Fail(e.to_string()),
-        };
-        let status = resp.status().as_u16();
-        let after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let answer = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        match status {
-            200..=299 => {
-                let partial = ExportTraceServiceResponse::decode(answer.as_slice())
-                    .ok()
-                    .and_then(|r| r.partial_success);
-                Outcome::Accepted {
-                    rejected: partial
-                        .as_ref()
-                        .map_or(0, |p| u64::try_from(p.rejected_spans).unwrap_or(0)),
-                    message: partial.map(|p| p.error_message).unwrap_or_default(),
-                }
-            }
-            429 | 502 | 503 | 504 => Outcome::Retry {
-                why: format!("HTTP {status}{}", snippet(&answer)),
-                after,
-            },
-            _ => Outcome::Fail(format!("HTTP {status}{}", snippet(&answer))),
-        }
+        self.delivery.deliver(&body, spans);
     }
 
     fn request(&self, records: impl Iterator<Item = SpanRecord>) -> ExportTraceServiceRequest {
@@ -417,6 +300,169 @@ impl Sender {
             dropped_attributes_count: dropped,
             status,
             ..Default::default()
+        }
+    }
+}
+
+impl Delivery {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        shared: Arc<Shared>,
+        rejected_items: &'static str,
+        partial_success: fn(&[u8]) -> Option<(i64, String)>,
+    ) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(endpoint.timeout))
+            .user_agent(concat!("gosyms/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Delivery {
+            endpoint,
+            agent,
+            shared,
+            rejected_items,
+            partial_success,
+            last_cause: RefCell::new(String::new()),
+            given_up: Cell::new(false),
+        }
+    }
+
+    /// The time left before the final flush gives up, once tracing has stopped.
+    fn left(&self) -> Option<Duration> {
+        let closing = self.shared.closing.lock().ok().and_then(|c| *c)?;
+        Some((closing + self.endpoint.timeout).saturating_duration_since(Instant::now()))
+    }
+
+    /// An attempt failed: the first such error is shown while tracing goes on.
+    fn attempt_failed(&self, why: &str) {
+        if !self.shared.any_error.swap(true, Ordering::Relaxed) {
+            if let Ok(mut first) = self.shared.first_error.lock() {
+                *first = Some(why.to_string());
+            }
+        }
+    }
+
+    /// `items` are given up on.
+    fn fail(&self, items: u64, why: String) {
+        self.attempt_failed(&why);
+        if self.left().is_some() {
+            self.given_up.set(true);
+        }
+        self.shared.failed.fetch_add(items, Ordering::Relaxed);
+        if let Ok(mut last) = self.shared.last_error.lock() {
+            *last = Some(why);
+        }
+    }
+
+    /// Sends `body`, a request of `items` spans or reports, with retries.
+    pub(crate) fn deliver(&self, body: &[u8], items: u64) {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let timeout = match self.left() {
+                Some(left) if left.is_zero() || self.given_up.get() => {
+                    let why = match self.last_cause.borrow().as_str() {
+                        "" => "not delivered before the final timeout".to_string(),
+                        cause => format!("{cause} (given up when tracing stopped)"),
+                    };
+                    return self.fail(items, why);
+                }
+                Some(left) => left.min(self.endpoint.timeout),
+                None => self.endpoint.timeout,
+            };
+            match self.post(body, timeout) {
+                Outcome::Accepted { rejected, message } => {
+                    // A report is one item: any data point rejected fails it.
+                    let failed = rejected.min(items);
+                    self.shared
+                        .exported
+                        .fetch_add(items - failed, Ordering::Relaxed);
+                    if rejected > 0 {
+                        let what = self.rejected_items;
+                        self.fail(
+                            failed,
+                            format!("the receiver rejected {rejected} {what}: {message}"),
+                        );
+                    }
+                    return;
+                }
+                Outcome::Retry { why, after } if attempt < MAX_ATTEMPTS => {
+                    self.attempt_failed(&format!("{why}; retrying"));
+                    let mut wait = after.map_or(backoff, |a| a.min(MAX_RETRY_AFTER));
+                    if let Some(left) = self.left() {
+                        wait = wait.min(left);
+                    }
+                    std::thread::sleep(wait);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    *self.last_cause.borrow_mut() = why;
+                }
+                Outcome::Retry { why, .. } => {
+                    *self.last_cause.borrow_mut() = why.clone();
+                    return self.fail(items, format!("{why} (after {MAX_ATTEMPTS} attempts)"));
+                }
+                Outcome::Fail(why) => {
+                    *self.last_cause.borrow_mut() = why.clone();
+                    return self.fail(items, why);
+                }
+            }
+        }
+    }
+
+    fn post(&self, body: &[u8], timeout: Duration) -> Outcome {
+        let mut req = self
+            .agent
+            .post(&self.endpoint.url)
+            .content_type("application/x-protobuf");
+        for (k, v) in &self.endpoint.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let sent = req
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .send(body);
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(
+                e @ (ureq::Error::Io(_)
+                | ureq::Error::Timeout(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::HostNotFound
+                | ureq::Error::Protocol(_)),
+            ) => {
+                return Outcome::Retry {
+                    why: e.to_string(),
+                    after: None,
+                }
+            }
+            Err(e) => return Outcome::Fail(e.to_string()),
+        };
+        let status = resp.status().as_u16();
+        let after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let answer = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        match status {
+            200..=299 => {
+                let (rejected, message) = (self.partial_success)(&answer).unwrap_or_default();
+                Outcome::Accepted {
+                    rejected: u64::try_from(rejected).unwrap_or(0),
+                    message,
+                }
+            }
+            429 | 502 | 503 | 504 => Outcome::Retry {
+                why: format!("HTTP {status}{}", snippet(&answer)),
+                after,
+            },
+            _ => Outcome::Fail(format!("HTTP {status}{}", snippet(&answer))),
         }
     }
 }

@@ -380,3 +380,26 @@ pub fn tool(name: &str, package: &str) -> PathBuf {
             panic!("{name} is missing: install the Debian package {package} (./test.sh does)")
         })
 }
+
+/// `go version -m`'s `path` line and Go version: the truth for the resource.
+pub fn go_version_m(binary: &Path) -> (String, String) {
+    let out = gosyms_tests::go("1.27.3")
+        .args(["version", "-m"])
+        .arg(binary)
+        .output()
+        .expect("go version -m");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("go version")
+        .to_string();
+    let path = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("path\t"))
+        .expect("path line")
+        .trim()
+        .to_string();
+    (path, version)
+}
