@@ -157,6 +157,8 @@ impl Tracing {
             "{label}: {hits} hits = {} written + {} dropped + {} not written + {} counted in the kernel ({:?})",
             s.written, s.dropped, s.not_written, s.counted(), s.kernel
         );
+        // Up to 140 MB of events each: checked, they are not kept.
+        let _ = std::fs::remove_file(&self.events);
         s
     }
 }
