@@ -278,7 +278,7 @@ def run_tracer(cmd, stats=False):
 
 
 def parse_gosyms(stderr):
-    m = re.search(r"stopped \([^)]*\): (\d+) events? (?:written|read), (\d+) dropped", stderr)
+    m = re.search(r"stopped \([^)]*\): (\d+) events? (?:written|read|sent), (\d+) dropped", stderr)
     a = re.search(r"with (\d+) uprobes? \(program loaded in \d+ ms, attached in (\d+) ms\)", stderr)
     if not m:
         raise RuntimeError(f"no summary from gosyms: {stderr[-1000:]}")

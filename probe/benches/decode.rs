@@ -1,8 +1,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)] // a benchmark
-//! The decoder's ceiling: ring-buffer events of `main.Target(n int, s string) (int, error)`
-//! (benches/trace/loop.go, built here by Go 1.27.3 from the test cache) decoded, paired and
-//! written as JSON Lines, on one core. Calls carry an integer and a 23-byte string, returns an
-//! integer and a nil error; what is measured is what `gosyms trace` does per event after the
+//! The decoder's ceiling: ring-buffer events of `main.Target(n int, s string, v any) (int,
+//! error)` (benches/trace/loop.go, built here by Go 1.27.3 from the test cache) decoded, paired
+//! and written as JSON Lines, on one core. Calls carry an integer, a 23-byte string and a nil
+//! interface, returns an integer and a nil error; what is measured is what `gosyms trace` does per event after the
 //! ring buffer hands it over.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -139,7 +139,7 @@ fn bench(c: &mut Criterion) {
     }
     let text_out = String::from_utf8(out.clone()).unwrap();
     assert!(
-        text_out.contains(r#""args":{"n":0,"s":"hello, gosyms benchmark"}"#),
+        text_out.contains(r#""args":{"n":0,"s":"hello, gosyms benchmark","v":null}"#),
         "{text_out}"
     );
     assert!(
