@@ -26,16 +26,6 @@ impl<T> Default for CallTree<T> {
     }
 }
 
-/// The key `probe::Pairing` uses: the goroutine, or the thread when the goroutine is unknown.
-fn key(e: &Event<'_>) -> (u32, u64) {
-    let id = if e.goid != 0 {
-        e.goid
-    } else {
-        (1 << 63) | u64::from(e.tid)
-    };
-    (e.pid, id)
-}
-
 impl<T> CallTree<T> {
     /// A call of `function`. Calls that `Pairing` finds returned unseen are handed to `unseen`,
     /// innermost first; then `make` builds the new call's `T` from its parent's, if any.
@@ -49,7 +39,7 @@ impl<T> CallTree<T> {
         let before = self.pairing.unpaired_calls;
         self.pairing.call(raw, function);
         let popped = self.pairing.unpaired_calls - before;
-        let stack = self.open.entry(key(raw)).or_default();
+        let stack = self.open.entry(raw.stack_owner()).or_default();
         for _ in 0..popped {
             if let Some(t) = stack.pop() {
                 unseen(t);
@@ -67,7 +57,7 @@ impl<T> CallTree<T> {
         function: usize,
         mut unseen: impl FnMut(T),
     ) -> Option<T> {
-        let k = key(raw);
+        let k = raw.stack_owner();
         let before = self.pairing.unpaired_calls;
         let paired = self.pairing.ret(raw, function).is_some();
         let popped = self.pairing.unpaired_calls - before;

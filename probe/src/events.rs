@@ -136,6 +136,18 @@ impl<'b> Event<'b> {
             self.sp.wrapping_neg()
         }
     }
+
+    /// Whose stack the event is on: (pid, goroutine), or (pid, thread with the top bit set)
+    /// when the goroutine is unknown (goroutines migrate; the thread is the best there is).
+    /// Calls and returns are paired per owner ([`Pairing`]).
+    pub fn stack_owner(&self) -> (u32, u64) {
+        let id = if self.goid != 0 {
+            self.goid
+        } else {
+            (1 << 63) | u64::from(self.tid)
+        };
+        (self.pid, id)
+    }
 }
 
 /// A call waiting for its return.
@@ -160,23 +172,13 @@ pub struct Pairing {
 }
 
 impl Pairing {
-    fn key(e: &Event<'_>) -> (u32, u64) {
-        // Without a goroutine id, the thread is the best there is (goroutines migrate).
-        let id = if e.goid != 0 {
-            e.goid
-        } else {
-            (1 << 63) | u64::from(e.tid)
-        };
-        (e.pid, id)
-    }
-
     /// Records a call.
     pub fn call(&mut self, e: &Event<'_>, function: usize) {
         let depth = e.depth();
         let spare = &mut self.spare;
         let stack = self
             .stacks
-            .entry(Self::key(e))
+            .entry(e.stack_owner())
             .or_insert_with(|| spare.pop().unwrap_or_default());
         // Depth grows as the stack does: a pending call as deep or deeper than this one has
         // returned unseen.
@@ -194,7 +196,7 @@ impl Pairing {
     /// Matches a return; gives the call's timestamp.
     pub fn ret(&mut self, e: &Event<'_>, function: usize) -> Option<u64> {
         let depth = e.depth();
-        let key = Self::key(e);
+        let key = e.stack_owner();
         let Some(stack) = self.stacks.get_mut(&key) else {
             self.unpaired_returns += 1;
             return None;
