@@ -49,7 +49,7 @@ use probe_common::{
     CallKey, CallMark, FnStats, SpecFilter, TraceConfig, TypeRecipe, CFG_STATS, CFG_TRACK,
     COUNT_AGGREGATED, COUNT_FILTERED_CALLS, COUNT_FILTERED_RETURNS, COUNT_REPLACED, COUNT_UNKEPT,
     COUNT_UNTIMED, FLAG_G_IN_REG, MARK_KEPT, MAX_DYN, MAX_REGS, MAX_SPEC_DEREFS, MAX_STACK_BYTES,
-    PT_REGS_WORDS, PT_REGS_WORDS_ARM64, WORD_REG,
+    WORD_REG,
 };
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, AsRawFd};
@@ -130,9 +130,10 @@ pub fn check_privileges() -> Result<(), TraceError> {
     }))
 }
 
-/// Checks a spec against the program's limits before it goes into the kernel: the program
-/// bounds every read itself, but a spec it would silently cut is a bug worth reporting.
-pub fn validate(function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
+/// Checks a spec against the limits of the program built for `arch` before it goes into the
+/// kernel: the program bounds every read itself, but a spec it would silently cut, or a
+/// register it would read as 0, is a bug worth reporting.
+pub fn validate(arch: Arch, function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
     let bad = |detail: String| TraceError::BadSpec {
         function: function.to_string(),
         detail,
@@ -170,14 +171,9 @@ pub fn validate(function: &str, spec: &ProbeSpec) -> Result<(), TraceError> {
             if w.kind == probe_common::WORD_DEREF && usize::from(w.index) >= i {
                 return Err(bad(format!("read {i} depends on a later read")));
             }
-            // Against the larger register file; Tracer::load checks the one it loads for.
-            if w.kind == WORD_REG && usize::from(w.index) >= PT_REGS_WORDS.max(PT_REGS_WORDS_ARM64)
-            {
-                return Err(bad(format!("read {i} names no register")));
-            }
         }
     }
-    Ok(())
+    check_registers(arch, spec).map_err(bad)
 }
 
 /// Checks that every register `spec` names is in `arch`'s register file: the program reads a
@@ -379,18 +375,13 @@ impl Drop for Tracer {
 impl Tracer {
     /// Loads the program built for the running kernel's architecture (the traced binary's:
     /// [`Arch::of_binary`] refuses any other) with its maps sized for `p`, and stores the
-    /// specs, filters, type recipes and settings.
+    /// specs, filters, type recipes and settings. The specs are ones [`validate`] accepted
+    /// for that architecture, as [`Session`] checks them.
     pub fn load(p: &Program<'_>) -> Result<Tracer, TraceError> {
         let specs = p.specs;
         let arch = Arch::kernel().map_err(|machine| {
             TraceError::Unsupported(format!("no eBPF program for this {machine} kernel"))
         })?;
-        for (i, s) in specs.iter().enumerate() {
-            check_registers(arch, s).map_err(|detail| TraceError::BadSpec {
-                function: format!("spec {i}"),
-                detail,
-            })?;
-        }
         let program = arch.program();
         let n = u32::try_from(specs.len().max(1))
             .map_err(|_| TraceError::Unsupported("too many probes".into()))?;
@@ -820,17 +811,17 @@ mod tests {
     #[test]
     fn malformed_specs_are_refused() {
         let ok = ProbeSpec::empty();
-        assert!(validate("f", &ok).is_ok());
+        assert!(validate(Arch::Amd64, "f", &ok).is_ok());
         let mut s = ok;
         s.nregs = (MAX_REGS + 1) as u8; // too many arguments in registers
-        assert!(validate("f", &s).is_err());
+        assert!(validate(Arch::Amd64, "f", &s).is_err());
         let mut s = ok;
         s.stack_len = MAX_STACK_BYTES + 1; // too much stack
-        assert!(validate("f", &s).is_err());
+        assert!(validate(Arch::Amd64, "f", &s).is_err());
         let mut s = ok;
         s.nderefs = 1;
         s.derefs[0].max_bytes = MAX_DEREF_BYTES + 1; // a string too long
-        assert!(validate("f", &s).is_err());
+        assert!(validate(Arch::Amd64, "f", &s).is_err());
         let mut s = ok;
         s.nderefs = 1;
         s.derefs[0].addr = Word {
@@ -839,7 +830,7 @@ mod tests {
             pad: [0; 2],
             value: 0,
         };
-        assert!(validate("f", &s).is_err());
+        assert!(validate(Arch::Amd64, "f", &s).is_err());
         let mut s = ok;
         s.nderefs = 1;
         s.derefs[0].len = Word {
@@ -848,7 +839,7 @@ mod tests {
             pad: [0; 2],
             value: 0,
         };
-        let e = validate("main.F", &s).unwrap_err().to_string();
+        let e = validate(Arch::Amd64, "main.F", &s).unwrap_err().to_string();
         assert!(e.contains("main.F") && e.contains("register"), "{e}");
     }
 

@@ -251,8 +251,8 @@ impl<'a, 'data> Session<'a, 'data> {
                 error_filter(&values, &mut ret_filter);
             }
             has_error.push(values.error_result().is_some());
-            validate(&plan.function, &cap.entry)?;
-            validate(&plan.function, &cap.ret)?;
+            validate(arch, &plan.function, &cap.entry)?;
+            validate(arch, &plan.function, &cap.ret)?;
             let entry_spec = u32::try_from(2 * i).map_err(|_| refuse("too many functions"))?;
             let site_offset = |vaddr: u64| {
                 u32::try_from(vaddr.saturating_sub(plan.entry.vaddr))
