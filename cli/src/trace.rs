@@ -1068,31 +1068,36 @@ fn program_info(bin: &GoBinary<'_>, a: &TraceArgs, executable: &Path) -> Program
 
 /// Where the spans went.
 fn otlp_summary(r: &export::otlp::ExportReport) {
-    let mut line = format!(
-        "gosyms: OTLP: {}: {} exported to {}, {} dropped (queue full), {} failed (receiver errors)",
-        count(r.spans as usize, "span", "spans"),
-        r.exported,
-        r.traces_url,
-        r.dropped,
-        r.failed
+    delivery_line(
+        "OTLP",
+        &count(r.spans as usize, "span", "spans"),
+        (r.exported, &r.traces_url, r.dropped, r.failed),
+        r.last_error.as_deref(),
     );
-    if let Some(e) = &r.last_error {
-        line.push_str(&format!("; last error: {e}"));
-    }
-    eprintln!("{line}");
 }
 
 /// Where the `--stats` metrics went.
 fn metrics_summary(r: &export::otlp::MetricsReport) {
-    let mut line = format!(
-        "gosyms: OTLP metrics: {}: {} exported to {}, {} dropped (queue full), {} failed (receiver errors)",
-        count(r.reports as usize, "report", "reports"),
-        r.exported,
-        r.metrics_url,
-        r.dropped,
-        r.failed
+    delivery_line(
+        "OTLP metrics",
+        &count(r.reports as usize, "report", "reports"),
+        (r.exported, &r.metrics_url, r.dropped, r.failed),
+        r.last_error.as_deref(),
     );
-    if let Some(e) = &r.last_error {
+}
+
+/// One line on an exporter's `items`: (exported, to where, dropped, failed), and its last
+/// error.
+fn delivery_line(
+    exporter: &str,
+    items: &str,
+    (exported, url, dropped, failed): (u64, &str, u64, u64),
+    last_error: Option<&str>,
+) {
+    let mut line = format!(
+        "gosyms: {exporter}: {items}: {exported} exported to {url}, {dropped} dropped (queue full), {failed} failed (receiver errors)"
+    );
+    if let Some(e) = last_error {
         line.push_str(&format!("; last error: {e}"));
     }
     eprintln!("{line}");

@@ -12,7 +12,7 @@
 //! small bounded queue; a thread of its own posts it with the spans' retries (`send.rs`).
 
 use super::send::{resource_attributes, scope, Delivery};
-use super::{OtlpConfig, Program, Shared};
+use super::{Offered, OtlpConfig, Program, Shared, Worker};
 use crate::clock::ClockOffsets;
 use crate::values::attribute;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -28,11 +28,8 @@ use probe::FunctionStats;
 use probe_common::hist_range;
 use prost::Message;
 use std::io;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Instant;
 
 /// Calls that passed the filters.
 pub const CALLS: &str = "gosyms.calls";
@@ -70,9 +67,7 @@ pub struct MetricsReport {
 
 /// Turns `--stats` totals into metrics reports and hands them to the sending thread.
 pub struct MetricsExporter {
-    queue: Option<SyncSender<Vec<u8>>>,
-    thread: Option<JoinHandle<()>>,
-    shared: Arc<Shared>,
+    worker: Worker<Vec<u8>>,
     resource: Resource,
     clocks: ClockOffsets,
     /// When tracing started, Unix epoch ns: the start of every cumulative point.
@@ -91,7 +86,6 @@ impl MetricsExporter {
         clocks: ClockOffsets,
         start_ns: u64,
     ) -> io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let shared = Arc::new(Shared::default());
         let delivery = Delivery::new(
             config.metrics.clone(),
@@ -99,9 +93,9 @@ impl MetricsExporter {
             "data points",
             data_points_rejected,
         );
-        let thread = std::thread::Builder::new()
-            .name("gosyms-metrics".into())
-            .spawn(move || send_all(&delivery, &rx))?;
+        let worker = Worker::start("gosyms-metrics", QUEUE, shared, move |rx| {
+            send_all(&delivery, &rx)
+        })?;
         let mut attributes = resource_attributes(config, program);
         if let Some(pid) = pid {
             attributes.push(attribute(
@@ -110,9 +104,7 @@ impl MetricsExporter {
             ));
         }
         Ok(MetricsExporter {
-            queue: Some(tx),
-            thread: Some(thread),
-            shared,
+            worker,
             resource: Resource {
                 attributes,
                 ..Default::default()
@@ -136,41 +128,28 @@ impl MetricsExporter {
             self.start_unix_ns,
             self.clocks.unix_ns(now_ns),
         );
-        let Some(queue) = &self.queue else {
-            self.report.failed += 1;
-            return;
-        };
-        match queue.try_send(request.encode_to_vec()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.report.dropped += 1,
-            // The sending thread is gone (it never ends early): the report is lost all the same.
-            Err(TrySendError::Disconnected(_)) => self.report.failed += 1,
+        match self.worker.offer(request.encode_to_vec()) {
+            Offered::Queued => {}
+            Offered::Full => self.report.dropped += 1,
+            Offered::Gone => self.report.failed += 1,
         }
     }
 
     /// The first export error, once (for a live warning).
     pub fn take_first_error(&self) -> Option<String> {
-        self.shared
-            .first_error
-            .lock()
-            .map_or(None, |mut e| e.take())
+        self.worker.take_first_error()
     }
 
     /// Closes the queue, waits for the sending thread to deliver what is left (retrying for
     /// at most the configured timeout), and reports.
     pub fn shutdown(mut self) -> MetricsReport {
-        if let Ok(mut c) = self.shared.closing.lock() {
-            *c = Some(Instant::now());
+        let d = self.worker.finish();
+        MetricsReport {
+            exported: d.exported,
+            failed: self.report.failed + d.failed,
+            last_error: d.last_error,
+            ..self.report
         }
-        self.queue = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let mut r = self.report.clone();
-        r.exported = self.shared.exported.load(Ordering::Relaxed);
-        r.failed += self.shared.failed.load(Ordering::Relaxed);
-        r.last_error = self.shared.last_error.lock().ok().and_then(|e| e.clone());
-        r
     }
 }
 

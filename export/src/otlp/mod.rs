@@ -34,7 +34,7 @@ use crate::{RETURN_NOT_SEEN, STILL_RUNNING};
 use probe::TraceEvent;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -207,6 +207,85 @@ pub(crate) struct Shared {
     pub closing: Mutex<Option<Instant>>,
 }
 
+/// A bounded queue to a sending thread and the counts the thread shares back: what the span
+/// and the metrics exporters have in common. Offering never waits.
+pub(crate) struct Worker<T> {
+    queue: Option<SyncSender<T>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+/// What became of an item offered to a [`Worker`].
+pub(crate) enum Offered {
+    Queued,
+    /// The queue was full (the receiver is slower than the program): dropped.
+    Full,
+    /// The sending thread is gone (it never ends early) or the queue is closed: lost.
+    Gone,
+}
+
+/// What the sending thread delivered, once it is done.
+pub(crate) struct Delivered {
+    pub exported: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+}
+
+impl<T: Send + 'static> Worker<T> {
+    /// Starts thread `name` running `send` on the far end of a queue of `capacity` items;
+    /// `shared` is what `send` counts into.
+    pub fn start(
+        name: &str,
+        capacity: usize,
+        shared: Arc<Shared>,
+        send: impl FnOnce(Receiver<T>) + Send + 'static,
+    ) -> io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel(capacity);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || send(rx))?;
+        Ok(Worker {
+            queue: Some(tx),
+            thread: Some(thread),
+            shared,
+        })
+    }
+
+    /// Queues `item` without waiting.
+    pub fn offer(&self, item: T) -> Offered {
+        match self.queue.as_ref().map(|q| q.try_send(item)) {
+            Some(Ok(())) => Offered::Queued,
+            Some(Err(TrySendError::Full(_))) => Offered::Full,
+            Some(Err(TrySendError::Disconnected(_))) | None => Offered::Gone,
+        }
+    }
+
+    /// The first export error, once (for a live warning).
+    pub fn take_first_error(&self) -> Option<String> {
+        self.shared
+            .first_error
+            .lock()
+            .map_or(None, |mut e| e.take())
+    }
+
+    /// Closes the queue and waits for the sending thread to deliver what is left (retrying
+    /// for at most the configured timeout).
+    pub fn finish(&mut self) -> Delivered {
+        if let Ok(mut c) = self.shared.closing.lock() {
+            *c = Some(Instant::now());
+        }
+        self.queue = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        Delivered {
+            exported: self.shared.exported.load(Ordering::Relaxed),
+            failed: self.shared.failed.load(Ordering::Relaxed),
+            last_error: self.shared.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+}
+
 /// How the export went, once it is over.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportReport {
@@ -234,9 +313,7 @@ pub struct ExportReport {
 pub struct SpanExporter {
     calls: CallTree<OpenSpan>,
     ids: Ids,
-    queue: Option<SyncSender<SpanRecord>>,
-    thread: Option<JoinHandle<()>>,
-    shared: Arc<Shared>,
+    worker: Worker<SpanRecord>,
     report: ExportReport,
 }
 
@@ -249,19 +326,15 @@ impl SpanExporter {
         functions: Vec<String>,
         clocks: ClockOffsets,
     ) -> io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(config.queue_size);
         let shared = Arc::new(Shared::default());
         let traces_url = config.traces.url.clone();
+        let capacity = config.queue_size;
         let sender = send::Sender::new(config, program, functions, clocks, Arc::clone(&shared));
-        let thread = std::thread::Builder::new()
-            .name("gosyms-otlp".into())
-            .spawn(move || sender.run(rx))?;
+        let worker = Worker::start("gosyms-otlp", capacity, shared, move |rx| sender.run(rx))?;
         Ok(SpanExporter {
             calls: CallTree::default(),
             ids: Ids::new(),
-            queue: Some(tx),
-            thread: Some(thread),
-            shared,
+            worker,
             report: ExportReport {
                 traces_url,
                 ..Default::default()
@@ -269,48 +342,35 @@ impl SpanExporter {
         })
     }
 
-    fn offer(queue: &Option<SyncSender<SpanRecord>>, report: &mut ExportReport, r: SpanRecord) {
+    fn offer(worker: &Worker<SpanRecord>, report: &mut ExportReport, r: SpanRecord) {
         report.spans += 1;
         match r.end {
             SpanEnd::Returned => report.returned += 1,
             SpanEnd::ReturnNotSeen => report.return_not_seen += 1,
             SpanEnd::StillRunning => report.still_running += 1,
         }
-        let Some(queue) = queue else {
-            report.failed += 1;
-            return;
-        };
-        match queue.try_send(r) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => report.dropped += 1,
-            // The sending thread is gone (it never ends early): the span is lost all the same.
-            Err(TrySendError::Disconnected(_)) => report.failed += 1,
+        match worker.offer(r) {
+            Offered::Queued => {}
+            Offered::Full => report.dropped += 1,
+            Offered::Gone => report.failed += 1,
         }
     }
 
     /// The first export error, once (for a live warning).
     pub fn take_first_error(&self) -> Option<String> {
-        self.shared
-            .first_error
-            .lock()
-            .map_or(None, |mut e| e.take())
+        self.worker.take_first_error()
     }
 
     /// Closes the queue, waits for the sending thread to deliver what is left (retrying for
     /// at most the configured timeout), and reports.
     pub fn shutdown(mut self) -> ExportReport {
-        if let Ok(mut c) = self.shared.closing.lock() {
-            *c = Some(Instant::now());
+        let d = self.worker.finish();
+        ExportReport {
+            exported: d.exported,
+            failed: self.report.failed + d.failed,
+            last_error: d.last_error,
+            ..self.report
         }
-        self.queue = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let mut r = self.report.clone();
-        r.exported = self.shared.exported.load(Ordering::Relaxed);
-        r.failed += self.shared.failed.load(Ordering::Relaxed);
-        r.last_error = self.shared.last_error.lock().ok().and_then(|e| e.clone());
-        r
     }
 }
 
@@ -320,7 +380,7 @@ impl EventOutput for SpanExporter {
         let SpanExporter {
             calls,
             ids,
-            queue,
+            worker,
             report,
             ..
         } = self;
@@ -348,14 +408,14 @@ impl EventOutput for SpanExporter {
         };
         for o in unseen {
             Self::offer(
-                queue,
+                worker,
                 report,
                 o.finish(ev.ts_ns, None, SpanEnd::ReturnNotSeen),
             );
         }
         if let Some(open) = returned {
             let r = open.finish(ev.ts_ns, Some(ev.values.clone()), SpanEnd::Returned);
-            Self::offer(queue, report, r);
+            Self::offer(worker, report, r);
         }
         Ok(())
     }
@@ -368,7 +428,7 @@ impl EventOutput for SpanExporter {
         let open: Vec<OpenSpan> = self.calls.drain().collect();
         for o in open {
             let r = o.finish(now_ns, None, SpanEnd::StillRunning);
-            Self::offer(&self.queue, &mut self.report, r);
+            Self::offer(&self.worker, &mut self.report, r);
         }
         Ok(())
     }
