@@ -519,6 +519,28 @@ pub struct CallKey {
     pub pad: u32,
 }
 
+impl CallKey {
+    /// Whose stack a probe hit is on: goroutine `goid`, or thread `tid` with the top bit set
+    /// when the goroutine is unknown (0; goroutines migrate, the thread is the best there is).
+    pub const fn owner(goid: u64, tid: u32) -> u64 {
+        if goid != 0 {
+            goid
+        } else {
+            1 << 63 | tid as u64
+        }
+    }
+
+    /// Depth on that stack, the same when the stack moves: `stack.hi - SP`; without `g`
+    /// (`stack_hi` 0), the stack pointer itself, negated so that deeper is larger.
+    pub const fn depth(stack_hi: u64, sp: u64) -> u64 {
+        if stack_hi != 0 {
+            stack_hi.wrapping_sub(sp)
+        } else {
+            sp.wrapping_neg()
+        }
+    }
+}
+
 /// [`CallMark::flags`]: the call's event is in `KEPT`, to be written when it returns.
 pub const MARK_KEPT: u32 = 1;
 /// [`CallMark::flags`]: the call is already counted in its function's statistics.

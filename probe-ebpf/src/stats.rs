@@ -4,7 +4,7 @@
 //! and depth) for its return, as in [`crate::track`].
 
 use crate::filter::table_bit;
-use crate::track::{key, CALLS};
+use crate::track::{key, passes_at_return, CALLS};
 use crate::{count, word, Scratch};
 use aya_ebpf::{
     macros::map,
@@ -77,14 +77,7 @@ pub unsafe fn hit(
     }
     let _ = CALLS.remove(&key);
     let dur = s.buf.header.ts_ns.wrapping_sub(mark.ts_ns);
-    let mut pass = true;
-    if f.flags & FILTER_WHERE != 0 {
-        pass = table_bit(&f.accept, mark.mask | mask);
-    }
-    if cfg.flags & CFG_MIN_DURATION != 0 && dur < cfg.min_duration_ns {
-        pass = false;
-    }
-    if !pass {
+    if !passes_at_return(cfg, f, &mark, mask, dur) {
         count(COUNT_FILTERED_RETURNS);
         return;
     }

@@ -28,22 +28,28 @@ static KEPT: HashMap<CallKey, KeptEvent> = HashMap::with_max_entries(1, NO_PREAL
 /// the stack, as user space pairs them (`probe::Pairing`).
 #[inline(always)]
 pub fn key(h: &EventHeader) -> CallKey {
-    let id = if h.goid != 0 {
-        h.goid
-    } else {
-        1 << 63 | (h.pid_tgid & 0xffff_ffff)
-    };
-    let depth = if h.stack_hi != 0 {
-        h.stack_hi.wrapping_sub(h.sp)
-    } else {
-        h.sp.wrapping_neg()
-    };
     CallKey {
-        id,
-        depth,
+        id: CallKey::owner(h.goid, h.pid_tgid as u32),
+        depth: CallKey::depth(h.stack_hi, h.sp),
         tgid: (h.pid_tgid >> 32) as u32,
         pad: 0,
     }
+}
+
+/// Whether a call followed from its entry passes at its return (`dur` after it): the
+/// condition over its entry's comparisons and its return's (`mask`), and `--min-duration`.
+#[inline(always)]
+pub fn passes_at_return(
+    cfg: &TraceConfig,
+    f: &SpecFilter,
+    mark: &CallMark,
+    mask: u64,
+    dur: u64,
+) -> bool {
+    if f.flags & FILTER_WHERE != 0 && !table_bit(&f.accept, mark.mask | mask) {
+        return false;
+    }
+    !(cfg.flags & CFG_MIN_DURATION != 0 && dur < cfg.min_duration_ns)
 }
 
 /// The event in the scratch area is complete: send it, keep it, or count it out.
@@ -128,14 +134,7 @@ unsafe fn ret(s: &mut Scratch, cfg: &TraceConfig, f: &SpecFilter, index: u32, ma
     let _ = CALLS.remove(&key);
     let kept = mark.flags & MARK_KEPT != 0;
     let dur = s.buf.header.ts_ns.wrapping_sub(mark.ts_ns);
-    let mut pass = true;
-    if f.flags & FILTER_WHERE != 0 {
-        pass = table_bit(&f.accept, mark.mask | mask);
-    }
-    if cfg.flags & CFG_MIN_DURATION != 0 && dur < cfg.min_duration_ns {
-        pass = false;
-    }
-    if !pass {
+    if !passes_at_return(cfg, f, &mark, mask, dur) {
         count(COUNT_FILTERED_RETURNS);
         if kept {
             count(COUNT_FILTERED_CALLS);

@@ -9,7 +9,9 @@ use crate::typenames::TypeNames;
 use crate::value::Values;
 use foldhash::HashMap;
 use pclntab::GoBinary;
-use probe_common::{EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_DYN, MAX_REGS};
+use probe_common::{
+    CallKey, EventHeader, DEREF_FAILED, HEADER_BYTES, MAX_DEREFS, MAX_DYN, MAX_REGS,
+};
 
 /// One event as the program sent it.
 #[derive(Debug, Clone)]
@@ -130,23 +132,14 @@ impl<'b> Event<'b> {
     /// Depth on the goroutine's stack, stable when the stack moves (`stack.hi - sp`); without
     /// `g`, the stack pointer itself, negated so that deeper is larger.
     pub fn depth(&self) -> u64 {
-        if self.stack_hi != 0 {
-            self.stack_hi.wrapping_sub(self.sp)
-        } else {
-            self.sp.wrapping_neg()
-        }
+        CallKey::depth(self.stack_hi, self.sp)
     }
 
     /// Whose stack the event is on: (pid, goroutine), or (pid, thread with the top bit set)
     /// when the goroutine is unknown (goroutines migrate; the thread is the best there is).
     /// Calls and returns are paired per owner ([`Pairing`]).
     pub fn stack_owner(&self) -> (u32, u64) {
-        let id = if self.goid != 0 {
-            self.goid
-        } else {
-            (1 << 63) | u64::from(self.tid)
-        };
-        (self.pid, id)
+        (self.pid, CallKey::owner(self.goid, self.tid))
     }
 }
 
