@@ -3,6 +3,15 @@
 //! This crate is the command line only: flags, output format and exit codes. Reading binaries
 //! is the `pclntab` crate's job.
 
+/// `eprintln!` that never panics: when stderr is a closed pipe (`gosyms trace ... 2>&1 |
+/// head`), the line is lost and gosyms goes on to its clean exit, as with a closed stdout.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod duration;
 mod output;
 mod spawn;
@@ -159,7 +168,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("gosyms: {err:#}");
+            note!("gosyms: {err:#}");
             ExitCode::from(2)
         }
     }
@@ -187,7 +196,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .map(str::trim)
         .collect();
     let line = first.join(" ");
-    eprintln!(
+    note!(
         "gosyms: {} (see --help)",
         line.strip_prefix("error: ").unwrap_or(&line)
     );
@@ -294,7 +303,7 @@ pub(crate) fn plans(
     match resolver.resolve(&patterns) {
         Ok(p) => Ok(Some(p)),
         Err(e @ resolver::ResolveError::NoMatch { .. }) => {
-            eprintln!("gosyms: {e}");
+            note!("gosyms: {e}");
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -508,7 +517,7 @@ fn lookup(bin: &GoBinary<'_>, a: &LookupArgs, out: &mut impl Write) -> Result<Ex
                 match parse_addr(word) {
                     Ok(addr) => missed |= !lookup_one(bin, a.json, addr, out)?,
                     Err(e) => {
-                        eprintln!("gosyms: {e}");
+                        note!("gosyms: {e}");
                         bad = true;
                     }
                 }

@@ -257,7 +257,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
 /// Prints notes, one line each, naming up to `names` functions.
 fn print_notes(notes: &probe::Notes, names: usize) {
     for line in notes.lines(names, 20) {
-        eprintln!("gosyms: {line}");
+        note!("gosyms: {line}");
     }
 }
 
@@ -574,7 +574,7 @@ fn trace_binary(
                 // A signal while attaching: the command never runs.
                 Ok(_) if spawn::stop_signal().is_some() => {
                     ch.kill_unstarted();
-                    eprintln!("gosyms: interrupted before the command started");
+                    note!("gosyms: interrupted before the command started");
                     return Ok(ExitCode::from(130));
                 }
                 Ok(r) => {
@@ -593,7 +593,7 @@ fn trace_binary(
     // Where the cumulative metrics start: the probes are in place.
     let started_ns = export::clock::monotonic_now();
     print_notes(&attached.refused, 20);
-    eprintln!(
+    note!(
         "gosyms: tracing {} with {} (program loaded in {} ms, attached in {} ms)",
         count(attached.functions, "function", "functions"),
         count(attached.uprobes, "uprobe", "uprobes"),
@@ -659,14 +659,14 @@ fn trace_binary(
         session.poll(Duration::from_millis(50), |d, bytes| sink.take(d, bytes))?;
         sink.flush();
         if let Some(e) = sink.spans.as_ref().and_then(SpanExporter::take_first_error) {
-            eprintln!("gosyms: OTLP export: {e} (spans that cannot be delivered are counted)");
+            note!("gosyms: OTLP export: {e} (spans that cannot be delivered are counted)");
         }
         if let Some(e) = sink
             .metrics
             .as_ref()
             .and_then(MetricsExporter::take_first_error)
         {
-            eprintln!(
+            note!(
                 "gosyms: OTLP metrics export: {e} (reports that cannot be delivered are counted)"
             );
         }
@@ -709,7 +709,7 @@ fn trace_binary(
     }
     let counts = session.counts();
     session.close();
-    eprintln!(
+    note!(
         "gosyms: detached {} in {} ms",
         count(probes, "uprobe", "uprobes"),
         detach_time.as_millis()
@@ -909,12 +909,12 @@ fn wait_for_command(mut ch: Child, stop: &Stop) -> Result<ExitCode> {
     match stop {
         Stop::Signal(sig) => {
             ch.forward_stop_signal();
-            eprintln!(
+            note!(
                 "gosyms: passed {} to the command; waiting for it to exit",
                 spawn::signal_name(*sig)
             );
         }
-        _ => eprintln!("gosyms: the command runs on untraced; waiting for it to exit"),
+        _ => note!("gosyms: the command runs on untraced; waiting for it to exit"),
     }
     Ok(spawn::exit_code(ch.wait()?))
 }
@@ -1100,7 +1100,7 @@ fn delivery_line(
     if let Some(e) = last_error {
         line.push_str(&format!("; last error: {e}"));
     }
-    eprintln!("{line}");
+    note!("{line}");
 }
 
 /// One event as a JSON object on one line (the wire form: README, "JSON output").

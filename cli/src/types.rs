@@ -68,7 +68,7 @@ pub fn types(bin: &GoBinary<'_>, a: &TypesArgs, out: &mut impl Write) -> Result<
 }
 
 fn report(a: &TypesArgs, addr: VirtAddr, e: &pclntab::Error) {
-    eprintln!(
+    note!(
         "gosyms: {}: type descriptor at {:#x}: {e}",
         a.target.binary.display(),
         addr.0

@@ -49,7 +49,7 @@ pub fn run(a: &UnstripArgs) -> Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })?;
     let summary = summary.ok_or_else(|| anyhow!("nothing written"))?;
-    eprintln!(
+    note!(
         "gosyms: wrote {}: {} functions in {} units, {} inlined calls, {:.1} MiB of DWARF{} ({} ms)",
         a.output.display(),
         summary.functions,

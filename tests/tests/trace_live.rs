@@ -453,3 +453,27 @@ fn json_flag_dash_output_go_durations_plurals_and_single_notes() {
         "{err}"
     );
 }
+
+#[test]
+fn stdout_and_stderr_on_one_closed_pipe_end_quietly() {
+    // `gosyms trace ... -- CMD 2>&1 | head`: events, notes and the summary share one pipe,
+    // which closes early. gosyms must stop writing, not panic (exit 101), and exit as the
+    // command does: 0, or 141 when the command's own output (on gosyms' stderr, the same
+    // closed pipe) killed it with SIGPIPE, as in a shell pipeline.
+    use std::io::Read;
+    let bin = gosyms_tests::matrix_binary("1.27.3", "linux_amd64", "exe-stripped");
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut child = Command::new(gosyms())
+        .args(["trace", "--format", "json", "main.*", "--"])
+        .arg(&bin)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    reader.read_exact(&mut first).unwrap();
+    drop(reader);
+    let status = child.wait().unwrap();
+    assert!(matches!(status.code(), Some(0 | 141)), "{status:?}");
+}
